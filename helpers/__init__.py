@@ -1,0 +1,60 @@
+"""Helpers for the series on initialisation, vanishing gradients and learning rates."""
+
+import random
+
+import numpy as np
+import torch
+
+from helpers.data import Split, digits, lecture_split, regression, spiral, split, two_circles
+from helpers.init import SCHEMES, fans, init_weights, predicted_bound, predicted_std, predicted_stds
+from helpers.models import Residual, lecture_net, make_activation, mlp
+from helpers.plots import layer_trace, loss_curves, spread, use_style, weights_vp
+from helpers.stats import Probe, probe, summary
+from helpers.train import History, batch_order, compare, evaluate, train
+
+LABEL_VARIANCE = 10.0  # Var[2*x1**2 - x2**2] = 4*2 + 1*2 for x ~ N(0, 1): the constant-prediction MSE
+
+
+def setup(seed=0, threads=1):
+    """Seed Python, NumPy and torch, use `threads` CPU threads, set the series' plot style."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    use_style()
+
+
+__all__ = [
+    "LABEL_VARIANCE",
+    "SCHEMES",
+    "History",
+    "Probe",
+    "Residual",
+    "Split",
+    "batch_order",
+    "compare",
+    "digits",
+    "evaluate",
+    "fans",
+    "init_weights",
+    "layer_trace",
+    "lecture_net",
+    "lecture_split",
+    "loss_curves",
+    "make_activation",
+    "mlp",
+    "predicted_bound",
+    "predicted_std",
+    "predicted_stds",
+    "probe",
+    "regression",
+    "setup",
+    "split",
+    "spiral",
+    "spread",
+    "summary",
+    "train",
+    "two_circles",
+    "use_style",
+    "weights_vp",
+]
