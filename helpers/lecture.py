@@ -96,7 +96,7 @@ def weights_vp(model, att="grad"):
 
 
 def lecture_class(name, activation, depth):
-    """A class like the lecture's Sigmoid_class3: (in_features=2, hidden_1=4, ..., out_features=1, bias=True)."""
+    """A lecture class: (in_features=2, hidden_1=4, ..., out_features=1, bias=True)."""
     names = ["in_features"] + [f"hidden_{i}" for i in range(1, depth + 1)] + ["out_features"]
     defaults = [2] + [4] * depth + [1]
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
