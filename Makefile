@@ -11,7 +11,6 @@ endif
 STAMP := $(ENV_DIR)/.helpers-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: env lab test lint unit nbval notebooks bench clean
 
@@ -23,7 +22,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 lab: env
-	MPLBACKEND=module://matplotlib_inline.backend_inline $(PY) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) --no-browser --ServerApp.open_browser=False
+	$(PY) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) --no-browser --ServerApp.open_browser=False
 
 lint: env
 	$(PY) -m ruff check helpers tests notebooks benchmarks
