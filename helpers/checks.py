@@ -24,7 +24,7 @@ def check_probability(value, name):
 def check_choice(value, choices, name):
     """Raise unless value is one of choices."""
     if value not in choices:
-        raise ValueError(f"{name}: expected one of {sorted(choices)}, got {value!r}")
+        raise ValueError(f"{name}: expected one of {sorted(choices, key=str)}, got {value!r}")
 
 
 def generator(seed):

@@ -69,8 +69,9 @@ def thin_ticks(ax, n, max_labels):
 def weights_vp(model, att="weight", x=None, ax=None, log=False, predicted=None, max_labels=12, title=None):
     """One violin per Linear layer of its weights, weight gradients or activations (att='act' needs x).
 
-    log=True plots log10 |value| so that layers spanning decades stay readable; predicted is one
-    standard deviation per layer, drawn as a band of +-1 std (or a marker at log10 std).
+    log=True plots log10 |value| (exact zeros left out) so that layers spanning decades stay
+    readable; predicted is one standard deviation per layer, drawn as a band of +-1 std (or a
+    marker at log10 std).
     """
     values = layer_values(model, att, x)
     n = len(values)
@@ -81,7 +82,8 @@ def weights_vp(model, att="weight", x=None, ax=None, log=False, predicted=None, 
     data = []
     for v in values:
         v = v[torch.linspace(0, len(v) - 1, min(len(v), 4000)).long()] if len(v) > 4000 else v
-        v = v.abs().clamp_min(1e-30).log10() if log else v
+        if log:  # exact zeros (ReLU's negative half, dead units) have no logarithm: leave them out
+            v = (v[v != 0] if bool((v != 0).any()) else v).abs().clamp_min(1e-30).log10()
         data.append(v.double().numpy())
     pos = range(1, n + 1)
     flat = [i for i, d in enumerate(data, 1) if d.std() == 0]  # a violin needs some spread
