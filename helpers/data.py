@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from helpers.checks import check_positive_int, check_probability, generator
+from helpers.checks import check_choice, check_positive_int, check_probability, generator
 
 
 def regression(n=1000, weights=(2.0, -1.0), bias=False, degree=2, noise=0.01, seed=0):
@@ -70,6 +70,12 @@ class Split:
     y_train: torch.Tensor  # (n_train, outputs) for regression, (n_train,) class ids
     x_test: torch.Tensor  # (n_test, features)
     y_test: torch.Tensor
+
+    def constant_mse(self, part="test"):
+        """MSE on `part` ('train' or 'test') of always predicting the training mean: "learned nothing"."""
+        check_choice(part, ("train", "test"), "part")
+        y = self.y_train if part == "train" else self.y_test
+        return ((y - self.y_train.mean(0)) ** 2).mean().item()
 
     def loaders(self, batch_size=10, seed=0):
         """(train_loader, test_loader); the train loader shuffles with its own seeded generator."""

@@ -5,6 +5,7 @@ import math
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from helpers.checks import check_choice, check_positive_int, linear_layers
 from helpers.stats import probe
@@ -109,7 +110,7 @@ def weights_vp(model, att="weight", x=None, ax=None, log=False, predicted=None, 
             for i, s in zip(pos, predicted.tolist()):
                 ax.fill_between([i - 0.4, i + 0.4], -s, s, color=PALETTE[3], alpha=0.18, lw=0)
                 ax.hlines([-s, s], i - 0.4, i + 0.4, color=PALETTE[3], lw=1.2)
-            ax.plot([], [], color=PALETTE[3], label="predicted +-1 std")
+            ax.plot([], [], color=PALETTE[3], label="predicted ±1 std")
         ax.legend(loc="best")
     thin_ticks(ax, n, max_labels)
     ax.set_xlabel("layer")
@@ -136,6 +137,7 @@ def loss_curves(histories, key="test_loss", ax=None, log=False, constant=None, t
         ax.axhline(constant, color="grey", ls="--", lw=1.2, label="predicts a constant")
     if log:
         ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(key.replace("_", " "))
     ax.set_title(title or key.replace("_", " ").capitalize())
@@ -156,6 +158,7 @@ def layer_trace(history, stat="grad_std", ax=None, log=True, title=None):
         ax.plot(epochs, values[:, layer].numpy(), color=colors[layer], label=label)
     if log:
         ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(stat.replace("_", " "))
     ax.set_title(title or f"{stat.replace('_', ' ')} per layer")
