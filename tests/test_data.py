@@ -56,7 +56,9 @@ def test_constant_mse_is_the_loss_of_predicting_the_training_mean():
     s = helpers.lecture_split()
     mean = s.y_train.mean()
     assert s.constant_mse("train") == pytest.approx(((s.y_train - mean) ** 2).mean().item())
-    assert s.constant_mse() == pytest.approx(torch.nn.functional.mse_loss(mean.expand_as(s.y_test), s.y_test).item())
+    assert s.constant_mse() == pytest.approx(
+        torch.nn.functional.mse_loss(mean.expand_as(s.y_test), s.y_test).item()
+    )
     with pytest.raises(ValueError, match="^part"):
         s.constant_mse("valid")
 
