@@ -12,7 +12,7 @@ STAMP := $(ENV_DIR)/.helpers-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export PYTHONHASHSEED := 0
 
-.PHONY: env lab test lint unit nbval notebooks bench clean
+.PHONY: env lab test lint unit nbval notebooks bench site test-site clean
 
 env: $(STAMP)
 
@@ -39,6 +39,13 @@ test: lint unit nbval
 # Re-execute every notebook top to bottom in a fresh kernel and store the outputs.
 notebooks: env
 	for nb in $(NOTEBOOKS); do $(PY) -m jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
+
+# The executed notebooks as an offline static site (MathJax bundled, no CDN), and its check in Chromium.
+site: env
+	$(PY) scripts/build_site.py
+
+test-site: site
+	$(PY) tests/browser/check_site.py
 
 clean:
 	rm -rf build .venv
