@@ -7,6 +7,7 @@ import torch
 
 from helpers.data import Split, digits, lecture_split, regression, spiral, split, two_circles
 from helpers.init import SCHEMES, fans, init_weights, predicted_bound, predicted_std, predicted_stds
+from helpers.many import ManyHistory, train_many
 from helpers.models import Residual, lecture_net, make_activation, mlp
 from helpers.plots import layer_trace, loss_curves, spread, use_style, weights_vp
 from helpers.stats import Probe, probe, summary
@@ -28,6 +29,7 @@ __all__ = [
     "LABEL_VARIANCE",
     "SCHEMES",
     "History",
+    "ManyHistory",
     "Probe",
     "Residual",
     "Split",
@@ -54,6 +56,7 @@ __all__ = [
     "spread",
     "summary",
     "train",
+    "train_many",
     "two_circles",
     "use_style",
     "weights_vp",

@@ -79,8 +79,9 @@ def build(out):
         (out / name).write_text(body)
     items = "\n".join(f'<li><a href="{n}">{html.escape(t)}</a></li>' for n, t, _ in pages)
     (out / "index.html").write_text(
-        f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Why deep networks are hard to train</title>
-{NAV_STYLE}<style>body {{font:17px/1.6 system-ui, sans-serif; max-width:760px; margin:3em auto; padding:0 1em}}</style>
+        f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Why deep networks are hard to train</title>{NAV_STYLE}
+<style>body {{font:17px/1.6 system-ui, sans-serif; max-width:760px; margin:3em auto; padding:0 1em}}</style>
 </head><body><h1>Why deep networks are hard to train</h1>
 <p>Vanishing and exploding gradients, and how initialisation and learning rates fix them.</p>
 <ol>{items}</ol></body></html>"""
