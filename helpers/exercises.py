@@ -1,0 +1,149 @@
+"""Checked exercises: `check("01.2", answer)` says right, or what is wrong and a hint, never the answer."""
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Exercise:
+    """One checked exercise."""
+
+    kind: str  # 'number', 'choice' or 'function'
+    expected: object  # a value, or a zero-argument callable computing it (run at check time)
+    hint: str  # said when the answer is wrong
+    wrong: tuple = ()  # typical wrong answers; the tests prove each is rejected
+    rel_tol: float = 0.05  # numbers: accepted relative error
+    inputs: object = ()  # functions: argument tuples tried, or a zero-argument callable making them
+
+
+EXERCISES = {}
+
+
+def exercise(key, kind, expected, hint, **kwargs):
+    """Register an exercise under a key like '01.2' (notebook, number)."""
+    if kind not in ("number", "choice", "function"):
+        raise ValueError(f"kind: expected 'number', 'choice' or 'function', got {kind!r}")
+    EXERCISES[key] = Exercise(kind, expected, hint, **kwargs)
+
+
+def solution(key):
+    """The accepted answer (for the tests and the solution notebooks)."""
+    ex = EXERCISES[key]
+    return ex.expected() if callable(ex.expected) and ex.kind != "function" else ex.expected
+
+
+def verdict(key, answer):
+    """(right, message) for an answer to exercise `key`."""
+    if key not in EXERCISES:
+        raise ValueError(f"key: expected one of {sorted(EXERCISES)}, got {key!r}")
+    ex = EXERCISES[key]
+    expected = solution(key)
+    if answer is None or answer is ...:
+        return False, "No answer yet: replace the placeholder with your answer."
+    if ex.kind == "number":
+        try:
+            value = float(answer)
+        except (TypeError, ValueError):
+            return False, f"Expected a number, got {answer!r}."
+        if math.isclose(value, expected, rel_tol=ex.rel_tol, abs_tol=1e-12):
+            return True, "Right."
+        return False, f"Not yet: {value:g} is too {'large' if value > expected else 'small'}. Hint: {ex.hint}"
+    if ex.kind == "choice":
+        if str(answer).strip().lower() == str(expected).lower():
+            return True, "Right."
+        return False, f"Not {answer!r}. Hint: {ex.hint}"
+    if not callable(answer):
+        return False, f"Expected a function, got {type(answer).__name__}."
+    for args in ex.inputs() if callable(ex.inputs) else ex.inputs:
+        try:
+            got = torch.as_tensor(answer(*args), dtype=torch.float64)
+        except Exception as e:  # the student's code: report, don't crash the notebook
+            return False, f"Your function raised {type(e).__name__}: {e}. Hint: {ex.hint}"
+        want = torch.as_tensor(expected(*args), dtype=torch.float64)
+        if got.shape != want.shape or not torch.allclose(got, want, rtol=ex.rel_tol, atol=1e-8):
+            return (
+                False,
+                f"Your function gives a wrong result for an input of shape {_shapes(args)}. Hint: {ex.hint}",
+            )
+    return True, "Right."
+
+
+def _shapes(args):
+    return ", ".join(str(tuple(a.shape)) if hasattr(a, "shape") else type(a).__name__ for a in args)
+
+
+def check(key, answer):
+    """Print whether `answer` to exercise `key` is right; returns True or False."""
+    right, message = verdict(key, answer)
+    print(("✓ " if right else "✗ ") + message)
+    return right
+
+
+# ---- 00 Toolkit -------------------------------------------------------------------------------------------
+
+
+def _constant_mse(y_train, y_test):
+    return ((y_test - y_train.mean()) ** 2).mean()
+
+
+def _test_constant_mse():
+    from helpers.data import lecture_split
+
+    return lecture_split().constant_mse()
+
+
+def _constant_mse_inputs():
+    g = torch.Generator().manual_seed(0)
+    return [
+        (torch.randn(70, 1, generator=g), torch.randn(30, 1, generator=g) + 1),
+        (torch.rand(7, 1, generator=g), torch.rand(5, 1, generator=g)),
+    ]
+
+
+def _grad_ratio(model, x, y):
+    from helpers.stats import probe
+
+    grads = probe(model, x, y).weight_grads
+    return grads[0].std() / grads[-1].std()
+
+
+def _grad_ratio_inputs():
+    from helpers.data import lecture_split
+    from helpers.models import lecture_net
+
+    data = lecture_split()
+    cases = []
+    for seed, act in ((0, "sigmoid"), (1, "tanh"), (2, "relu")):
+        torch.manual_seed(seed)
+        cases.append((lecture_net(act, 3), data.x_train, data.y_train))
+    return cases
+
+
+exercise(
+    "00.1",
+    "number",
+    _test_constant_mse,
+    "always predict the mean of the *training* labels, and score that on the *test* labels",
+    wrong=(10.0, 9.24),
+    rel_tol=0.01,
+)
+exercise(
+    "00.2",
+    "function",
+    _constant_mse,
+    "the prediction is one number, y_train.mean(); the loss is the mean of squared test errors",
+    wrong=(lambda y_train, y_test: y_test.var(), lambda y_train, y_test: y_train.var()),
+    rel_tol=1e-4,
+    inputs=_constant_mse_inputs,
+)
+exercise(
+    "00.3",
+    "function",
+    _grad_ratio,
+    "helpers.probe(model, x, y).weight_grads is a list, first layer first; compare their .std()",
+    wrong=(lambda model, x, y: 1 / _grad_ratio(model, x, y),),
+    rel_tol=1e-4,
+    inputs=_grad_ratio_inputs,
+)
