@@ -5,6 +5,7 @@ import random
 import numpy as np
 import torch
 
+from helpers import exercises
 from helpers.data import Split, digits, lecture_split, regression, spiral, split, two_circles
 from helpers.init import SCHEMES, fans, init_weights, predicted_bound, predicted_std, predicted_stds
 from helpers.many import ManyHistory, train_many

@@ -58,7 +58,10 @@ def verdict(key, answer):
         return False, f"Expected a function, got {type(answer).__name__}."
     for args in ex.inputs() if callable(ex.inputs) else ex.inputs:
         try:
-            got = torch.as_tensor(answer(*args), dtype=torch.float64)
+            got = answer(*args)
+            if got is None:
+                return False, "Your function returned None: it needs a `return` statement."
+            got = torch.as_tensor(got, dtype=torch.float64)
         except Exception as e:  # the student's code: report, don't crash the notebook
             return False, f"Your function raised {type(e).__name__}: {e}. Hint: {ex.hint}"
         want = torch.as_tensor(expected(*args), dtype=torch.float64)
@@ -147,3 +150,11 @@ exercise(
     rel_tol=1e-4,
     inputs=_grad_ratio_inputs,
 )
+
+
+def reveal(guess, measured, what="value"):
+    """Print a reader's prediction beside the measurement (for "predict, then run" prompts)."""
+    if guess is None:
+        print(f"Measured {what}: {measured:.3g}. (No guess made: next time, commit to one first.)")
+    else:
+        print(f"Your guess: {float(guess):.3g}. Measured {what}: {measured:.3g}.")
