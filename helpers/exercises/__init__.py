@@ -1,4 +1,7 @@
-"""Checked exercises: `check("01.2", answer)` says right, or what is wrong and a hint, never the answer."""
+"""Checked exercises: `check("01.2", answer)` says right, or what is wrong and a hint, never the answer.
+
+The exercises of lesson NN are registered in `helpers/exercises/nbNN.py` with `exercise(...)`.
+"""
 
 import math
 from dataclasses import dataclass
@@ -84,77 +87,13 @@ def check(key, answer):
     return right
 
 
-# ---- 00 Toolkit -------------------------------------------------------------------------------------------
-
-
-def _constant_mse(y_train, y_test):
-    return ((y_test - y_train.mean()) ** 2).mean()
-
-
-def _test_constant_mse():
-    from helpers.data import lecture_split
-
-    return lecture_split().constant_mse()
-
-
-def _constant_mse_inputs():
-    g = torch.Generator().manual_seed(0)
-    return [
-        (torch.randn(70, 1, generator=g), torch.randn(30, 1, generator=g) + 1),
-        (torch.rand(7, 1, generator=g), torch.rand(5, 1, generator=g)),
-    ]
-
-
-def _grad_ratio(model, x, y):
-    from helpers.stats import probe
-
-    grads = probe(model, x, y).weight_grads
-    return grads[0].std() / grads[-1].std()
-
-
-def _grad_ratio_inputs():
-    from helpers.data import lecture_split
-    from helpers.models import lecture_net
-
-    data = lecture_split()
-    cases = []
-    for seed, act in ((0, "sigmoid"), (1, "tanh"), (2, "relu")):
-        torch.manual_seed(seed)
-        cases.append((lecture_net(act, 3), data.x_train, data.y_train))
-    return cases
-
-
-exercise(
-    "00.1",
-    "number",
-    _test_constant_mse,
-    "always predict the mean of the *training* labels, and score that on the *test* labels",
-    wrong=(10.0, 9.24),
-    rel_tol=0.01,
-)
-exercise(
-    "00.2",
-    "function",
-    _constant_mse,
-    "the prediction is one number, y_train.mean(); the loss is the mean of squared test errors",
-    wrong=(lambda y_train, y_test: y_test.var(), lambda y_train, y_test: y_train.var()),
-    rel_tol=1e-4,
-    inputs=_constant_mse_inputs,
-)
-exercise(
-    "00.3",
-    "function",
-    _grad_ratio,
-    "helpers.probe(model, x, y).weight_grads is a list, first layer first; compare their .std()",
-    wrong=(lambda model, x, y: 1 / _grad_ratio(model, x, y),),
-    rel_tol=1e-4,
-    inputs=_grad_ratio_inputs,
-)
-
-
 def reveal(guess, measured, what="value"):
     """Print a reader's prediction beside the measurement (for "predict, then run" prompts)."""
     if guess is None:
         print(f"Measured {what}: {measured:.3g}. (No guess made: next time, commit to one first.)")
     else:
         print(f"Your guess: {float(guess):.3g}. Measured {what}: {measured:.3g}.")
+
+
+# Each lesson's exercises live in their own module and register themselves on import.
+from helpers.exercises import nb00  # noqa: E402, F401
