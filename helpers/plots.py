@@ -60,9 +60,11 @@ def layer_values(model, att="weight", x=None):
 
 
 def thin_ticks(ax, n, max_labels):
-    """Label layers 1..n on the x axis, at most max_labels of them."""
+    """Label layers 1..n on the x axis, at most max_labels of them, always the first and the last."""
     step = math.ceil(n / max_labels)
-    ticks = [i for i in range(1, n + 1) if (i - 1) % step == 0 or i == n]
+    ticks = list(range(1, n + 1, step))
+    if ticks[-1] != n:
+        ticks[-1 if n - ticks[-1] < step else len(ticks) :] = [n]  # no crowding next to the last label
     ax.set_xticks(ticks)
     ax.set_xlim(0.3, n + 0.7)
 
