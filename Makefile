@@ -12,7 +12,7 @@ STAMP := $(ENV_DIR)/.helpers-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export PYTHONHASHSEED := 0
 
-.PHONY: env lab test lint unit nbval notebooks bench site test-site clean
+.PHONY: env lab playground test lint unit nbval notebooks bench site test-site browser-deps test-browser clean
 
 env: $(STAMP)
 
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml
 
 lab: env
 	$(PY) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) --no-browser --ServerApp.open_browser=False
+
+# Notebook 07 as a standalone app in the browser (Voila: outputs and widgets, no code).
+playground: env
+	$(PY) -m voila notebooks/07_playground.ipynb --port=$(PORT) --no-browser
 
 lint: env
 	$(PY) -m ruff check helpers tests notebooks benchmarks
@@ -46,6 +50,21 @@ site: env
 
 test-site: site
 	$(PY) tests/browser/check_site.py
+
+# Debian's chromium for Playwright (its own browser download does not work offline); a no-op when present.
+browser-deps: env
+	@command -v chromium >/dev/null 2>&1 || { \
+	  test "$$(id -u)" = 0 || { echo "browser-deps: chromium is missing; as root: apt-get install -y chromium" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@$(PY) -c "import playwright, voila" 2>/dev/null || $(PY) -m pip install --quiet -e ".[dev]"
+
+# The playground in headless Chromium, in JupyterLab and under Voila; screenshots in build/screenshots/.
+test-browser: browser-deps
+	$(PY) tests/browser/check_playground.py
+
+# Time every training path side by side and each notebook; writes benchmarks/latest.json.
+bench: env
+	$(PY) benchmarks/run.py
 
 clean:
 	rm -rf build .venv

@@ -1,0 +1,19 @@
+"""weights_vp(log=True) leaves exact zeros out: ReLU's zeros have no logarithm."""
+
+import torch
+
+import helpers
+
+
+def test_log_violins_leave_relu_zeros_out():
+    torch.manual_seed(0)
+    model = helpers.mlp([2, 64, 64, 1], "relu")
+    ax = helpers.weights_vp(model, "act", x=torch.randn(200, 2), log=True)
+    lows = [body.get_paths()[0].vertices[:, 1].min() for body in ax.collections if body.get_paths()]
+    assert min(lows) > -10, lows  # a zero clamped to 1e-30 would stretch a violin down to -30
+
+
+def test_log_violin_of_an_all_zero_layer_is_still_drawn():
+    model = helpers.init_weights(helpers.mlp([2, 4, 1], "relu"), "zeros")
+    ax = helpers.weights_vp(model, "weight", log=True)
+    assert len(ax.get_xticks()) == 2
