@@ -9,7 +9,7 @@ else
 PY := $(ENV_DIR)/bin/python
 endif
 STAMP := $(ENV_DIR)/.helpers-installed
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/solutions/[0-9][0-9]_*.ipynb))
 export PYTHONHASHSEED := 0
 
 .PHONY: env lab playground test lint unit nbval notebooks bench site test-site browser-deps test-browser clean
@@ -40,15 +40,17 @@ nbval: env
 
 test: lint unit nbval
 
-# Re-execute every notebook top to bottom in a fresh kernel and store the outputs.
+# Re-execute every notebook (lessons and solutions) top to bottom in a fresh kernel and store the outputs;
+# first give every cell its slideshow metadata (scripts/slides.py).
 notebooks: env
+	$(PY) scripts/slides.py
 	for nb in $(NOTEBOOKS); do $(PY) -m jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
 
 # The executed notebooks as an offline static site (MathJax bundled, no CDN), and its check in Chromium.
 site: env
 	$(PY) scripts/build_site.py
 
-test-site: site
+test-site: site browser-deps
 	$(PY) tests/browser/check_site.py
 
 # Debian's chromium for Playwright (its own browser download does not work offline); a no-op when present.
