@@ -97,3 +97,5 @@ def reveal(guess, measured, what="value"):
 
 # Each lesson's exercises live in their own module and register themselves on import.
 from helpers.exercises import nb00  # noqa: E402, F401
+from helpers.exercises import nb03  # noqa: E402, F401
+from helpers.exercises import nb02  # noqa: E402, F401
