@@ -36,6 +36,7 @@ __all__ = [
     "Split",
     "batch_order",
     "compare",
+    "exercises",
     "digits",
     "evaluate",
     "fans",
