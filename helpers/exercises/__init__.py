@@ -80,11 +80,24 @@ def _shapes(args):
     return ", ".join(str(tuple(a.shape)) if hasattr(a, "shape") else type(a).__name__ for a in args)
 
 
+class Verdict:
+    """True or False for `assert`, and shown as nothing in a notebook: the printed line says it all."""
+
+    def __init__(self, right):
+        self.right = right
+
+    def __bool__(self):
+        return self.right
+
+    def _ipython_display_(self):
+        pass
+
+
 def check(key, answer):
-    """Print whether `answer` to exercise `key` is right; returns True or False."""
+    """Print whether `answer` to exercise `key` is right; the result is truthy when it is."""
     right, message = verdict(key, answer)
     print(("✓ " if right else "✗ ") + message)
-    return right
+    return Verdict(right)
 
 
 def reveal(guess, measured, what="value"):
@@ -99,3 +112,5 @@ def reveal(guess, measured, what="value"):
 from helpers.exercises import nb00  # noqa: E402, F401
 from helpers.exercises import nb03  # noqa: E402, F401
 from helpers.exercises import nb02  # noqa: E402, F401
+from helpers.exercises import nb04  # noqa: E402, F401
+from helpers.exercises import nb07  # noqa: E402, F401
