@@ -155,8 +155,9 @@ def layer_trace(history, stat="grad_std", ax=None, log=True, title=None):
     n = values.shape[1]
     colors = plt.get_cmap("viridis")(torch.linspace(0, 0.9, n).numpy())
     epochs = range(1, values.shape[0] + 1)
-    for layer in range(n):
-        label = f"layer {layer + 1}" if n <= 8 or layer in (0, n - 1) else None
+    shown = [layer for layer in range(n) if not values[:, layer].isnan().all()]  # e.g. 'dead' of the output
+    for layer in shown:
+        label = f"layer {layer + 1}" if len(shown) <= 8 or layer in (shown[0], shown[-1]) else None
         ax.plot(epochs, values[:, layer].numpy(), color=colors[layer], label=label)
     if log:
         ax.set_yscale("log")
