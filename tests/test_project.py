@@ -37,3 +37,39 @@ def test_ci_runs_the_readme_test_command():
     targets = re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M)
     for command in re.findall(r"^make ([\w-]+)", readme, re.M):
         assert command in targets, f"README names `make {command}`, which the Makefile lacks"
+
+
+def notebooks():
+    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted(
+        (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb")
+    )
+
+
+def test_every_lesson_has_a_solutions_notebook():
+    lessons = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    solutions = {p.name for p in (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb")}
+    assert lessons and lessons == solutions
+
+
+def test_every_cell_carries_slideshow_metadata_by_the_rule():
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("slides", ROOT / "scripts" / "slides.py")
+    slides = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slides)
+    for path in notebooks():
+        nb = nbformat.read(path, as_version=4)
+        kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+        assert kinds == [slides.slide_type(c, i == 0) for i, c in enumerate(nb.cells)], (
+            f"{path.name}: run `python scripts/slides.py`"
+        )
+        assert kinds.count("slide") >= 4, f"{path.name}: one slide per idea"
+
+
+def test_lessons_end_with_checked_exercises():
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        text = path.read_text()
+        number = path.name[:2]
+        assert text.count(f'helpers.exercises.check(\\"{number}.') >= 2, f"{path.name}: two checked exercises"
