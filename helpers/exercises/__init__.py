@@ -71,13 +71,18 @@ def verdict(key, answer):
         if got.shape != want.shape or not torch.allclose(got, want, rtol=ex.rel_tol, atol=1e-8):
             return (
                 False,
-                f"Your function gives a wrong result for an input of shape {_shapes(args)}. Hint: {ex.hint}",
+                f"Your function gives a wrong result for the input ({_shapes(args)}). Hint: {ex.hint}",
             )
     return True, "Right."
 
 
 def _shapes(args):
-    return ", ".join(str(tuple(a.shape)) if hasattr(a, "shape") else type(a).__name__ for a in args)
+    def describe(a):
+        if hasattr(a, "shape"):
+            return f"shape {tuple(a.shape)}"
+        return f"{type(a).__name__} of {len(a)}" if isinstance(a, list | tuple) else type(a).__name__
+
+    return ", ".join(describe(a) for a in args)
 
 
 class Verdict:
@@ -114,3 +119,6 @@ from helpers.exercises import nb03  # noqa: E402, F401
 from helpers.exercises import nb02  # noqa: E402, F401
 from helpers.exercises import nb04  # noqa: E402, F401
 from helpers.exercises import nb07  # noqa: E402, F401
+from helpers.exercises import nb01  # noqa: E402, F401
+from helpers.exercises import nb05  # noqa: E402, F401
+from helpers.exercises import nb06  # noqa: E402, F401
