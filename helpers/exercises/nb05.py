@@ -35,16 +35,17 @@ def _dead_per_layer_inputs():
 
     x = lecture_split().x_train
     cases = []
-    for seed, hidden, width in ((0, 10, 4), (5, 6, 4), (2, 4, 8)):
-        torch.manual_seed(seed)
-        cases.append((lecture_net("relu", hidden, width), x))
-    torch.manual_seed(1)
-    net = lecture_net("relu", 3)
-    with torch.no_grad():
-        net[2].bias.fill_(-5.0)  # hidden layer 2 dead for every input
-    cases.append((net, x))
-    torch.manual_seed(3)
-    cases.append((mlp([2, 16, 8, 4, 1]), x[:50]))
+    with torch.random.fork_rng(devices=[]):  # seeded nets, and the caller's random state left as it was
+        for seed, hidden, width in ((0, 10, 4), (5, 6, 4), (2, 4, 8)):
+            torch.manual_seed(seed)
+            cases.append((lecture_net("relu", hidden, width), x))
+        torch.manual_seed(1)
+        net = lecture_net("relu", 3)
+        with torch.no_grad():
+            net[2].bias.fill_(-5.0)  # hidden layer 2 dead for every input
+        cases.append((net, x))
+        torch.manual_seed(3)
+        cases.append((mlp([2, 16, 8, 4, 1]), x[:50]))
     return cases
 
 
