@@ -29,8 +29,8 @@ playground: env
 	$(PY) -m voila notebooks/07_playground.ipynb --port=$(PORT) --no-browser
 
 lint: env
-	$(PY) -m ruff check helpers tests notebooks benchmarks
-	$(PY) -m ruff format --check helpers tests notebooks benchmarks
+	$(PY) -m ruff check helpers tests notebooks benchmarks scripts
+	$(PY) -m ruff format --check helpers tests notebooks benchmarks scripts
 
 unit: env
 	$(PY) -m pytest -q tests
