@@ -9,6 +9,7 @@ else
 PY := $(ENV_DIR)/bin/python
 endif
 STAMP := $(ENV_DIR)/.helpers-installed
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # Jupyter refuses root unless told
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/solutions/[0-9][0-9]_*.ipynb))
 export PYTHONHASHSEED := 0
 
@@ -22,7 +23,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 lab: env
-	$(PY) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) --no-browser --ServerApp.open_browser=False
+	$(PY) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) --no-browser $(ROOT_FLAG)
 
 # Notebook 07 as a standalone app in the browser (Voila: outputs and widgets, no code).
 playground: env
