@@ -12,7 +12,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from helpers.checks import check_choice, linear_layers
 from helpers.models import ACTIVATIONS
 from helpers.stats import LOSSES, SATURATION, SLOPE, find_activation
-from helpers.train import History, batch_order, check_split, make_optimizer
+from helpers.train import History, batch_order, check_split, epochs_of, make_optimizer
 
 SMALL = 16  # widest fan-in for the multiply-add loop; wider layers go through vmap's batched matmul
 BROADCAST = 2**16  # below this many products per layer one broadcast beats a loop of fused adds
@@ -143,6 +143,7 @@ def train_many(
     seed=0,
     track=False,
     memory_fraction=MEMORY_FRACTION,
+    progress=False,
     **optimizer_kwargs,
 ):
     """Train N copies of one architecture on the same batches in one vectorised pass; a ManyHistory.
@@ -157,6 +158,7 @@ def train_many(
     memory is refused. BatchNorm and Dropout are not supported (they couple samples or need randomness).
     Plain stacks of small Linear layers and activations run through a hand-vectorised forward (about
     twice as fast); every other architecture through vmap(functional_call). Both give the same numbers.
+    progress=True shows a bar over the epochs (for live sessions and widgets, not stored outputs).
     """
     check_choice(loss, LOSSES, "loss")
     check_split(data, loss)
@@ -176,7 +178,7 @@ def train_many(
     alive = torch.ones(n, dtype=torch.bool)
     record = {k: [] for k in ("train_loss", "test_loss", "train_acc", "test_acc")}
     layers, diverged_at = {}, [None] * n
-    for epoch, batches in enumerate(batch_order(len(data.x_train), batch_size, epochs, seed), 1):
+    for epoch, batches in epochs_of(batch_order(len(data.x_train), batch_size, epochs, seed), progress):
         for idx in batches:
             out = forward(base, leaves, data.x_train[idx])  # (batch, outputs, models)
             losses = member_losses(out, data.y_train[idx], loss)  # (models,)

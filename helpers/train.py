@@ -35,6 +35,16 @@ class History:
         return torch.tensor(self.layers[name])
 
 
+def epochs_of(batches, progress):
+    """(epoch, batches) pairs from 1, under a tqdm.auto bar when progress=True (for live sessions only)."""
+    pairs = enumerate(batches, 1)
+    if not progress:
+        return pairs
+    from tqdm.auto import tqdm
+
+    return tqdm(pairs, total=len(batches), desc="epochs", leave=False)
+
+
 def batch_order(n, batch_size, epochs, seed):
     """For each epoch a list of index tensors: the same shuffled batches for every model."""
     check_positive_int(n, "n")
@@ -102,20 +112,22 @@ def train(
     clip_value=None,
     name="",
     verbose=True,
+    progress=False,
     **optimizer_kwargs,
 ):
     """Train model in place for `epochs` full passes over data.x_train; returns a History.
 
     Batches come from `seed`, so runs with the same seed see the same batches. track=True records
     per-layer statistics (see helpers.stats.summary) on the whole training set after each epoch.
-    A NaN or inf loss stops the run; History.diverged_at names the epoch.
+    A NaN or inf loss stops the run; History.diverged_at names the epoch. progress=True shows a bar
+    (use it from widgets, not in stored outputs).
     """
     check_choice(loss, LOSSES, "loss")
     check_split(data, loss)
     opt = make_optimizer(optimizer, model.parameters(), lr, **optimizer_kwargs)
     hist = History(name=name)
     loss_fn = LOSSES[loss]
-    for epoch, batches in enumerate(batch_order(len(data.x_train), batch_size, epochs, seed), 1):
+    for epoch, batches in epochs_of(batch_order(len(data.x_train), batch_size, epochs, seed), progress):
         for idx in batches:
             value = train_step(
                 model, loss_fn, opt, data.x_train[idx], data.y_train[idx], clip_norm, clip_value

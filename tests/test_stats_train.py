@@ -120,3 +120,20 @@ def test_compare_trains_each_model_on_the_same_batches():
 def test_bad_input_names_the_argument(call, arg):
     with pytest.raises(ValueError, match=f"^{arg}"):
         call(helpers.lecture_net(), helpers.lecture_split())
+
+
+def test_progress_bar_changes_nothing_but_the_display(capsys):
+    data = helpers.lecture_split()
+    runs = []
+    for progress in (False, True):
+        torch.manual_seed(0)
+        runs.append(
+            helpers.train(helpers.lecture_net("tanh", 1), data, epochs=2, progress=progress).test_loss
+        )
+    assert runs[0] == runs[1]
+    assert "epochs" in capsys.readouterr().err  # the bar, on stderr, only when asked for
+    many = [
+        helpers.train_many(lambda: helpers.lecture_net(), data, seeds=[0, 1], epochs=2, progress=p)
+        for p in (0, 1)
+    ]
+    torch.testing.assert_close(many[0].test_loss, many[1].test_loss)
