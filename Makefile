@@ -13,14 +13,19 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # Jupyter refuses ro
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/solutions/[0-9][0-9]_*.ipynb))
 export PYTHONHASHSEED := 0
 
-.PHONY: env lab playground test lint unit nbval notebooks bench site test-site browser-deps test-browser clean
+.PHONY: env lock lab playground test test-portable lint unit nbval notebooks bench site test-site browser-deps test-browser clean
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	@touch $@
+
+# Record the environment's exact versions as the new constraints (after an upgrade; then make notebooks).
+lock: env
+	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/'; } > constraints.new
+	mv constraints.new constraints.txt
 
 lab: env
 	$(PY) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) --no-browser $(ROOT_FLAG)
@@ -36,8 +41,18 @@ lint: env
 unit: env
 	$(PY) -m pytest -q tests
 
+NBVAL = $(PY) -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:randomly notebooks
+AVX2 := ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 DNNL_MAX_CPU_ISA=AVX2
+BASELINE := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 DNNL_MAX_CPU_ISA=SSE41
+
 nbval: env
-	$(PY) -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:randomly notebooks
+	$(NBVAL)
+
+# The stored outputs again, with torch on the code paths most laptops take: AVX2 (with MPLBACKEND=Agg, as on
+# servers), then the baseline path of CPUs without AVX2. Every printed figure must match on each.
+test-portable: env
+	$(AVX2) MPLBACKEND=Agg $(NBVAL)
+	$(BASELINE) $(NBVAL)
 
 test: lint unit nbval
 

@@ -18,12 +18,24 @@ LABEL_VARIANCE = 10.0  # Var[2*x1**2 - x2**2] = 4*2 + 1*2 for x ~ N(0, 1): the c
 
 
 def setup(seed=0, threads=1):
-    """Seed Python, NumPy and torch, use `threads` CPU threads, set the series' plot style."""
+    """Seed Python, NumPy and torch, use `threads` CPU threads, set the series' plot style and backend."""
+    inline_figures()
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     use_style()
+
+
+def inline_figures():
+    """In a Jupyter kernel, draw figures inline whatever MPLBACKEND says (Agg would show nothing)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        shell.run_line_magic("matplotlib", "inline")
 
 
 __all__ = [

@@ -1,10 +1,13 @@
-"""The project's own files agree with each other: one set of pins, one test command."""
+"""The project's own files agree with each other: ranges in pyproject, one lock, one test command."""
 
 import re
 import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -13,21 +16,45 @@ def pyproject():
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-def test_torch_is_pinned_exactly():
-    deps = pyproject()["project"]["dependencies"]
-    assert "torch==2.13.0" in deps
+def constraints():
+    """Package name (normalised) -> exact version pinned in constraints.txt."""
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pins = [line.split("==") for line in lines if line and not line.startswith("#")]
+    return {canonicalize_name(name): version for name, version in pins}
 
 
-def test_environment_yml_installs_the_project_with_the_same_pins():
+def test_pyproject_declares_ranges_not_pins():
+    project = pyproject()["project"]
+    python = SpecifierSet(project["requires-python"])
+    assert all(v in python for v in ("3.11", "3.12", "3.13")) and "3.10" not in python
+    torch = next(Requirement(d) for d in project["dependencies"] if d.startswith("torch"))
+    assert not any(s.operator == "==" for s in torch.specifier), "torch: a range, not an exact pin"
+    assert "2.3" in torch.specifier and "2.2" not in torch.specifier  # numpy>=2 needs torch built against it
+
+
+def test_constraints_pin_every_requirement_inside_its_range():
+    project, pins = pyproject()["project"], constraints()
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    for line in requirements:
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"constraints.txt: no exact version for {req.name}"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}=={pins[name]} outside {req}"
+
+
+def test_recorded_setting_agrees_with_the_lock_and_environment_yml():
+    from helpers.env import RECORDED
+
+    assert constraints()["torch"] == RECORDED["torch"].split("+")[0]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     deps = env["dependencies"]
-    assert "python=3.11" in deps and "pip" in deps
+    assert f"python={RECORDED['python']}" in deps and "pip" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
-    # conda users get exactly the pyproject pins: pip installs this project, nothing pinned twice
-    assert pip == ['-e ".[dev]"']
-    conda_only = [d for d in deps if isinstance(d, str) and d not in ("python=3.11", "pip")]
+    # conda users get exactly the locked versions: pip installs this project under constraints.txt
+    assert "-c constraints.txt" in pip and '-e ".[dev]"' in pip
+    conda_only = [d for d in deps if isinstance(d, str) and d not in (f"python={RECORDED['python']}", "pip")]
     assert conda_only == []
-    assert pyproject()["project"]["requires-python"] == ">=3.11,<3.12"
+    assert re.search(r"-c constraints\.txt -e", (ROOT / "Makefile").read_text()), "make env installs the lock"
 
 
 def test_ci_runs_the_readme_test_command():
