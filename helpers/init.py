@@ -1,11 +1,19 @@
 """Initialisation schemes by name, applied to every Linear/Conv layer, and their closed forms."""
 
+import inspect
 import math
 
 import torch
 from torch import nn
 
-from helpers.checks import check_choice, check_positive, linear_layers
+from helpers.checks import (
+    check_choice,
+    check_module,
+    check_number,
+    check_positive,
+    did_you_mean,
+    linear_layers,
+)
 
 SCHEMES = (
     "default",
@@ -18,11 +26,42 @@ SCHEMES = (
     "kaiming_uniform",
     "kaiming_normal",
 )
+# The names torch.nn.init.calculate_gain accepts (its `nonlinearity`, an nn.functional name).
+NONLINEARITIES = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
+)
 
 
 def fans(weight):
     """(fan_in, fan_out) of a weight tensor, as torch.nn.init computes them."""
+    if isinstance(weight, nn.Module):
+        raise TypeError(f"weight: expected a weight tensor, got a {type(weight).__name__}; pass layer.weight")
+    if not isinstance(weight, torch.Tensor) or weight.ndim < 2:
+        shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(f"weight: expected a tensor with at least 2 dimensions, got {shape}")
     return nn.init._calculate_fan_in_and_fan_out(weight)
+
+
+def check_scheme_args(scheme, gain, std, bound, value, mode, nonlinearity, a):
+    """Raise naming the first argument of a scheme that is not what the scheme expects."""
+    check_choice(scheme, SCHEMES, "scheme")
+    check_choice(mode, ("fan_in", "fan_out"), "mode")
+    check_choice(nonlinearity, NONLINEARITIES, "nonlinearity")
+    for number, name in ((gain, "gain"), (value, "value"), (a, "a")):
+        check_number(number, name)
+    (check_positive if scheme == "uniform" else check_number)(bound, "bound")
+    (check_positive if scheme == "normal" else check_number)(std, "std")
 
 
 def init_weights(
@@ -44,12 +83,11 @@ def init_weights(
     'default' is torch's own reset (kaiming_uniform_ with a=sqrt(5): U(+-1/sqrt(fan_in))).
     bias=None leaves biases as they are; a number sets every bias to it.
     """
-    check_choice(scheme, SCHEMES, "scheme")
-    check_choice(mode, ("fan_in", "fan_out"), "mode")
-    if scheme == "uniform":
-        check_positive(bound, "bound")
-    if scheme == "normal":
-        check_positive(std, "std")
+    check_module(model)
+    check_scheme_args(scheme, gain, std, bound, value, mode, nonlinearity, a)
+    if bias is not None:
+        check_number(bias, "bias")
+    layers = linear_layers(model)
     fill = {
         "zeros": nn.init.zeros_,
         "constant": lambda w: nn.init.constant_(w, value),
@@ -57,10 +95,10 @@ def init_weights(
         "normal": lambda w: nn.init.normal_(w, 0.0, std),
         "xavier_uniform": lambda w: nn.init.xavier_uniform_(w, gain),
         "xavier_normal": lambda w: nn.init.xavier_normal_(w, gain),
-        "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, a, mode, nonlinearity),
-        "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, a, mode, nonlinearity),
+        "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, float(a), mode, nonlinearity),
+        "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, float(a), mode, nonlinearity),
     }
-    for layer in linear_layers(model):
+    for layer in layers:
         with torch.no_grad():
             if scheme == "default":  # torch's own reset; it redraws the bias too, so keep the old one
                 old_bias = None if layer.bias is None else layer.bias.clone()
@@ -87,8 +125,7 @@ def predicted_std(
     a=0.0,
 ):
     """Standard deviation of the weights a scheme draws for a layer with these fans."""
-    check_choice(scheme, SCHEMES, "scheme")
-    check_choice(mode, ("fan_in", "fan_out"), "mode")
+    check_scheme_args(scheme, gain, std, bound, value, mode, nonlinearity, a)
     for n, name in ((fan_in, "fan_in"), (fan_out, "fan_out")):
         check_positive(n, name)
     fan = fan_in if mode == "fan_in" else fan_out
@@ -100,13 +137,24 @@ def predicted_std(
         "normal": lambda: std,
         "xavier_uniform": lambda: gain * math.sqrt(2 / (fan_in + fan_out)),
         "xavier_normal": lambda: gain * math.sqrt(2 / (fan_in + fan_out)),
-        "kaiming_uniform": lambda: nn.init.calculate_gain(nonlinearity, a) / math.sqrt(fan),
-        "kaiming_normal": lambda: nn.init.calculate_gain(nonlinearity, a) / math.sqrt(fan),
+        "kaiming_uniform": lambda: nn.init.calculate_gain(nonlinearity, float(a)) / math.sqrt(fan),
+        "kaiming_normal": lambda: nn.init.calculate_gain(nonlinearity, float(a)) / math.sqrt(fan),
     }[scheme]()
+
+
+def check_keywords(kwargs):
+    """Raise naming a keyword that predicted_std does not take (a typo such as gian=2)."""
+    known = list(inspect.signature(predicted_std).parameters)[3:]  # after scheme, fan_in, fan_out
+    for key in kwargs:
+        if key not in known:
+            raise ValueError(
+                f"{key}: not an argument of predicted_std{did_you_mean(key, known)}; it takes {known}"
+            )
 
 
 def predicted_bound(scheme, fan_in, fan_out, **kwargs):
     """Bound a of U(-a, a) for the uniform schemes (sqrt(3) times their std)."""
+    check_keywords(kwargs)
     if scheme not in ("default", "uniform", "xavier_uniform", "kaiming_uniform"):
         raise ValueError(f"scheme: expected a uniform scheme, got {scheme!r}")
     return math.sqrt(3) * predicted_std(scheme, fan_in, fan_out, **kwargs)
@@ -114,4 +162,7 @@ def predicted_bound(scheme, fan_in, fan_out, **kwargs):
 
 def predicted_stds(model, scheme, **kwargs):
     """predicted_std for every Linear/Conv layer of model, in forward order."""
+    check_module(model)
+    check_choice(scheme, SCHEMES, "scheme")
+    check_keywords(kwargs)
     return [predicted_std(scheme, *fans(m.weight), **kwargs) for m in linear_layers(model)]

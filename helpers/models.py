@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from helpers.checks import check_choice, check_positive_int
+from helpers.checks import check_choice, check_flag, check_memory, check_module, check_positive_int
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -14,6 +14,7 @@ ACTIVATIONS = {
     "identity": nn.Identity,
 }
 NORMS = {None: None, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+LAYER_BYTES = 8192  # rough size of one layer's Python objects (a Linear, its activation, their tensors)
 
 
 class Residual(nn.Module):
@@ -21,6 +22,7 @@ class Residual(nn.Module):
 
     def __init__(self, block):
         super().__init__()
+        check_module(block, "block")
         self.block = block
 
     def forward(self, x):
@@ -39,6 +41,8 @@ def mlp(widths, activation="relu", bias=True, norm=None, residual=False):
     norm ('batch' or 'layer') goes between each hidden Linear and its activation; residual=True
     wraps every hidden layer whose input and output widths match in a shortcut x + f(x).
     """
+    if isinstance(widths, str) or not hasattr(widths, "__iter__"):
+        raise ValueError(f"widths: expected a list of layer widths [in, hidden..., out], got {widths!r}")
     widths = list(widths)
     if len(widths) < 2:
         raise ValueError(f"widths: expected at least [in, out], got {widths}")
@@ -46,6 +50,10 @@ def mlp(widths, activation="relu", bias=True, norm=None, residual=False):
         check_positive_int(w, "widths")
     check_choice(norm, NORMS, "norm")
     make_activation(activation)  # fail early on an unknown name
+    check_flag(bias, "bias")
+    check_flag(residual, "residual")
+    weights = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    check_memory(4 * weights + LAYER_BYTES * len(widths), "widths", f"a network of {weights:,} weights")
     layers = []
     for n_in, n_out in zip(widths[:-2], widths[1:-1]):
         block = [nn.Linear(n_in, n_out, bias=bias)]
@@ -63,4 +71,6 @@ def mlp(widths, activation="relu", bias=True, norm=None, residual=False):
 def lecture_net(activation="relu", hidden=3, width=4, bias=True):
     """The lecture's network: 2 inputs, `hidden` layers of `width` units, 1 output."""
     check_positive_int(hidden, "hidden")
+    check_positive_int(width, "width")
+    check_memory((4 * width * width + LAYER_BYTES) * hidden, "hidden", f"{hidden} layers of width {width}")
     return mlp([2] + [width] * hidden + [1], activation, bias=bias)

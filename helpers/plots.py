@@ -7,7 +7,14 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import MaxNLocator
 
-from helpers.checks import check_choice, check_positive_int, linear_layers
+from helpers.checks import (
+    check_choice,
+    check_flag,
+    check_module,
+    check_positive_int,
+    check_str,
+    linear_layers,
+)
 from helpers.stats import probe
 
 # Okabe-Ito: distinguishable with every common form of colour blindness.
@@ -29,6 +36,7 @@ STYLE = {
     "figure.constrained_layout.use": True,
 }
 ATTS = {"weight": "weights", "grad": "weight gradients", "act": "activations"}
+KEYS = ("train_loss", "test_loss", "train_acc", "test_acc")  # the per-epoch lists of a History
 
 
 def use_style():
@@ -40,8 +48,36 @@ def new_ax(ax):
     return ax if ax is not None else plt.subplots()[1]
 
 
+def check_plot_args(ax, log, title):
+    """Raise naming ax, log or title when one is not what every plot helper expects."""
+    if ax is not None and not isinstance(ax, mpl.axes.Axes):
+        hint = "; pick one, e.g. axes[0]" if hasattr(ax, "__len__") else ""
+        raise TypeError(f"ax: expected a matplotlib Axes or None, got {type(ax).__name__}{hint}")
+    check_flag(log, "log")
+    if title is not None:
+        check_str(title, "title")
+
+
+def check_histories(histories):
+    """histories as a list of History objects; raises naming `histories` otherwise."""
+    from helpers.train import History
+
+    if isinstance(histories, History):
+        raise TypeError("histories: expected a list of History objects, got one History; wrap it in a list")
+    if isinstance(histories, str) or not hasattr(histories, "__iter__"):
+        raise TypeError(f"histories: expected a list of History objects, got {type(histories).__name__}")
+    histories = list(histories)
+    if not histories:
+        raise ValueError("histories: expected at least one History")
+    for i, h in enumerate(histories):
+        if not isinstance(h, History):
+            raise TypeError(f"histories: expected History objects, item {i} is a {type(h).__name__}")
+    return histories
+
+
 def layer_values(model, att="weight", x=None):
     """Per-layer flat tensors of weights ('weight'), their gradients ('grad') or activations ('act')."""
+    check_module(model)
     check_choice(att, ATTS, "att")
     layers = linear_layers(model)
     if att == "weight":
@@ -76,11 +112,12 @@ def weights_vp(model, att="weight", x=None, ax=None, log=False, predicted=None, 
     readable; predicted is one standard deviation per layer, drawn as a band of +-1 std (or a
     marker at log10 std).
     """
+    check_plot_args(ax, log, title)
+    check_positive_int(max_labels, "max_labels")
     values = layer_values(model, att, x)
     n = len(values)
-    if predicted is not None and len(predicted) != n:
-        raise ValueError(f"predicted: expected {n} values, one per layer, got {len(predicted)}")
-    check_positive_int(max_labels, "max_labels")
+    if predicted is not None:
+        predicted = check_predicted(predicted, n)
     ax = new_ax(ax)
     data = []
     for v in values:
@@ -97,7 +134,6 @@ def weights_vp(model, att="weight", x=None, ax=None, log=False, predicted=None, 
     if flat:
         ax.scatter(flat, [data[i - 1][0] for i in flat], color=PALETTE[0], marker="_", s=200)
     if predicted is not None:
-        predicted = torch.as_tensor(predicted, dtype=torch.float64)
         if log:
             ax.scatter(
                 pos,
@@ -121,14 +157,31 @@ def weights_vp(model, att="weight", x=None, ax=None, log=False, predicted=None, 
     return ax
 
 
+def check_predicted(predicted, n):
+    """predicted as a float64 tensor of n values (NaN where there is no prediction); raises naming it."""
+    try:
+        t = torch.as_tensor(predicted, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(
+            f"predicted: expected {n} numbers, one per layer, got {type(predicted).__name__}"
+        ) from None
+    if t.ndim != 1 or len(t) != n:
+        raise ValueError(f"predicted: expected {n} values, one per layer, got shape {tuple(t.shape)}")
+    return t
+
+
 def loss_curves(histories, key="test_loss", ax=None, log=False, constant=None, title=None):
     """One line per History of `key` ('train_loss', 'test_loss', 'test_acc', ...) over epochs.
 
     constant, if given, draws the level of a model that predicts a constant (e.g. the label variance).
     """
-    histories = list(histories)
-    if not histories:
-        raise ValueError("histories: expected at least one History")
+    histories = check_histories(histories)
+    check_choice(key, KEYS, "key")
+    if key.endswith("acc") and not any(getattr(h, key) or h.diverged for h in histories):
+        raise ValueError(f"key: {key!r} is empty; accuracy is recorded for loss='cross_entropy' only")
+    check_plot_args(ax, log, title)
+    if constant is not None:
+        constant = finite_float(constant, "constant")
     ax = new_ax(ax)
     for h in histories:
         values = getattr(h, key)
@@ -150,6 +203,13 @@ def loss_curves(histories, key="test_loss", ax=None, log=False, constant=None, t
 
 def layer_trace(history, stat="grad_std", ax=None, log=True, title=None):
     """A per-layer statistic over epochs, one line per layer, coloured from first to last layer."""
+    from helpers.train import History, check_stat
+
+    if not isinstance(history, History):
+        hint = "; pick one, e.g. histories[0]" if isinstance(history, list | tuple) else ""
+        raise TypeError(f"history: expected a helpers.History, got {type(history).__name__}{hint}")
+    check_stat(history, stat, "stat")
+    check_plot_args(ax, log, title)
     values = history.stat(stat)  # (epochs, layers)
     ax = new_ax(ax)
     n = values.shape[1]
@@ -171,13 +231,39 @@ def layer_trace(history, stat="grad_std", ax=None, log=True, title=None):
 
 def spread(x, values, ax=None, label=None, color=None, log=False):
     """Median over rows of values (e.g. seeds) against x, with the quartile band shaded."""
-    values = torch.as_tensor(values, dtype=torch.float64)  # (runs, points)
+    x = numbers_1d(x, "x")
+    values = numbers_1d(values, "values", ndim=2)  # (runs, points)
     if values.ndim != 2 or values.shape[1] != len(x):
         raise ValueError(f"values: expected shape (runs, {len(x)}), got {tuple(values.shape)}")
+    check_plot_args(ax, log, None)
+    if label is not None:
+        check_str(label, "label")
     ax = new_ax(ax)
     q1, med, q3 = torch.nanquantile(values, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64), dim=0)
-    (line,) = ax.plot(x, med.numpy(), color=color, label=label)
-    ax.fill_between(x, q1.numpy(), q3.numpy(), color=line.get_color(), alpha=0.2, lw=0)
+    (line,) = ax.plot(x.numpy(), med.numpy(), color=color, label=label)
+    ax.fill_between(x.numpy(), q1.numpy(), q3.numpy(), color=line.get_color(), alpha=0.2, lw=0)
     if log:
         ax.set_yscale("log")
     return ax
+
+
+def numbers_1d(value, name, ndim=1):
+    """value as a float64 tensor of `ndim` dimensions; raises naming `name` otherwise."""
+    try:
+        t = torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name}: expected numbers, got {type(value).__name__}") from None
+    if t.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimension{'s' * (ndim > 1)}, got shape {tuple(t.shape)}")
+    return t
+
+
+def finite_float(value, name):
+    """value (a number or a one-element tensor) as a finite float; raises naming `name` otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, RuntimeError):
+        number = math.nan
+    if isinstance(value, bool | str) or not math.isfinite(number):
+        raise ValueError(f"{name}: expected a finite number or None, got {value!r}")
+    return number

@@ -5,12 +5,32 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from helpers.checks import check_choice, linear_layers
+from helpers.checks import (
+    check_choice,
+    check_dtype,
+    check_inputs,
+    check_module,
+    check_targets,
+    check_widths,
+    linear_layers,
+)
 
 LOSSES = {"mse": nn.functional.mse_loss, "cross_entropy": nn.functional.cross_entropy}
 # A unit is saturated where its activation's slope is below 5 % of the slope's peak.
 SLOPE = {"sigmoid": lambda h: 4 * h * (1 - h), "tanh": lambda h: 1 - h**2}
 SATURATION = 0.05
+STATS = (  # the keys of summary(); the grad_* ones need labels
+    "weight_mean",
+    "weight_std",
+    "weight_norm",
+    "act_mean",
+    "act_std",
+    "dead",
+    "saturated",
+    "grad_mean",
+    "grad_std",
+    "grad_norm",
+)
 
 
 @dataclass
@@ -44,11 +64,20 @@ def find_activation(model):
 
 def probe(model, x, y=None, loss="mse"):
     """Run model on x (and the loss against y) with hooks; model.grad fields are left untouched."""
+    check_module(model)
     check_choice(loss, LOSSES, "loss")
     layers = linear_layers(model)
-    x = torch.as_tensor(x)
+    x = as_tensor(x, "x")
     if x.ndim < 2 or x.shape[0] == 0:
         raise ValueError(f"x: expected a non-empty batch of shape (batch, features), got {tuple(x.shape)}")
+    check_inputs(x, "x", "x")
+    check_dtype(model, x, "x", "x")
+    if y is not None:
+        y = as_tensor(y, "y")
+        if y.ndim == 0 or len(y) != len(x):
+            raise ValueError(f"y: expected {len(x)} labels to match x, got {tuple(y.shape)}")
+        check_targets(y, len(x), loss, "y", "y")
+    check_widths(model, x, y, loss)
     inputs, outputs = [], []
 
     def record(module, args, out):
@@ -64,8 +93,8 @@ def probe(model, x, y=None, loss="mse"):
     weights = [m.weight for m in layers]
     weight_grads, output_grads, value = [], [], None
     if y is not None:
-        if len(y) != len(x):
-            raise ValueError(f"y: expected {len(x)} labels to match x, got {len(y)}")
+        if loss == "mse" and out.shape != y.shape:  # a custom model whose output would broadcast
+            raise ValueError(f"model: its output has shape {tuple(out.shape)} but y has {tuple(y.shape)}")
         value = LOSSES[loss](out, y)
         grads = torch.autograd.grad(value, weights + outputs)
         weight_grads, output_grads = list(grads[: len(weights)]), list(grads[len(weights) :])
@@ -79,6 +108,18 @@ def probe(model, x, y=None, loss="mse"):
         activation=find_activation(model),
         loss=value,
     )
+
+
+def as_tensor(value, name):
+    """value as a tensor (from a tensor, array or nested list); raises naming `name` otherwise."""
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(
+            f"{name}: expected a tensor or an array of numbers, got {type(value).__name__}"
+        ) from None
 
 
 def dead_fraction(acts):
@@ -95,6 +136,9 @@ def saturated_fraction(acts, activation):
 
 def summary(p):
     """Per-layer statistics of a Probe: name -> list with one float per layer."""
+    if not isinstance(p, Probe):
+        hint = " (call helpers.summary(helpers.probe(model, x, y)))" if isinstance(p, nn.Module) else ""
+        raise TypeError(f"p: expected a helpers.Probe from helpers.probe, got {type(p).__name__}{hint}")
     hidden = len(p.weights) - 1  # the last layer has no activation
 
     def per_layer(tensors, fn):

@@ -26,21 +26,31 @@ EXERCISES = {}
 
 def exercise(key, kind, expected, hint, **kwargs):
     """Register an exercise under a key like '01.2' (notebook, number)."""
+    if not isinstance(key, str):
+        raise TypeError(f"key: expected a string like '01.2', got {key!r}")
     if kind not in ("number", "choice", "function"):
         raise ValueError(f"kind: expected 'number', 'choice' or 'function', got {kind!r}")
     EXERCISES[key] = Exercise(kind, expected, hint, **kwargs)
 
 
+def check_key(key):
+    """Raise naming `key` unless it names a registered exercise."""
+    if not isinstance(key, str):
+        raise TypeError(f"key: expected a string like '01.2' (lesson, number), got {key!r}")
+    if key not in EXERCISES:
+        raise ValueError(f"key: expected one of {sorted(EXERCISES)}, got {key!r}")
+
+
 def solution(key):
     """The accepted answer (for the tests and the solution notebooks)."""
+    check_key(key)
     ex = EXERCISES[key]
     return ex.expected() if callable(ex.expected) and ex.kind != "function" else ex.expected
 
 
 def verdict(key, answer):
     """(right, message) for an answer to exercise `key`."""
-    if key not in EXERCISES:
-        raise ValueError(f"key: expected one of {sorted(EXERCISES)}, got {key!r}")
+    check_key(key)
     ex = EXERCISES[key]
     expected = solution(key)
     if answer is None or answer is ...:
@@ -105,12 +115,27 @@ def check(key, answer):
     return Verdict(right)
 
 
+def as_number(value, name):
+    """value (a number, or a one-element tensor or array) as a float; raises naming `name` otherwise."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)  # a string such as "0.5" passes, as it always did
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+
+
 def reveal(guess, measured, what="value"):
     """Print a reader's prediction beside the measurement (for "predict, then run" prompts)."""
-    if guess is None:
+    measured = as_number(measured, "measured")
+    if guess is not None and guess is not ...:
+        guess = as_number(guess, "guess")
+    if not isinstance(what, str):
+        raise TypeError(f"what: expected a string naming the quantity, got {what!r}")
+    if guess is None or guess is ...:
         print(f"Measured {what}: {measured:.3g}. (No guess made: next time, commit to one first.)")
     else:
-        print(f"Your guess: {float(guess):.3g}. Measured {what}: {measured:.3g}.")
+        print(f"Your guess: {guess:.3g}. Measured {what}: {measured:.3g}.")
 
 
 # Each lesson's exercises live in their own module and register themselves on import.
