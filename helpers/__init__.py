@@ -5,7 +5,8 @@ import random
 import numpy as np
 import torch
 
-from helpers import exercises
+from helpers import exercises, theory
+from helpers.checks import check_positive_int
 from helpers.data import Split, digits, lecture_split, regression, spiral, split, two_circles
 from helpers.init import SCHEMES, fans, init_weights, predicted_bound, predicted_std, predicted_stds
 from helpers.many import ManyHistory, train_many
@@ -19,6 +20,9 @@ LABEL_VARIANCE = 10.0  # Var[2*x1**2 - x2**2] = 4*2 + 1*2 for x ~ N(0, 1): the c
 
 def setup(seed=0, threads=1):
     """Seed Python, NumPy and torch, use `threads` CPU threads, set the series' plot style and backend."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed: expected an int from 0 to 2**32 - 1 (NumPy's range), got {seed!r}")
+    check_positive_int(threads, "threads")
     inline_figures()
     random.seed(seed)
     np.random.seed(seed)
@@ -49,6 +53,7 @@ __all__ = [
     "batch_order",
     "compare",
     "exercises",
+    "theory",
     "digits",
     "evaluate",
     "fans",

@@ -29,3 +29,18 @@ def test_runs_as_a_module():
         [sys.executable, "-m", "helpers.env"], capture_output=True, text=True, check=True
     ).stdout
     assert "cpu code path" in out and "torch" in out
+
+
+def test_setup_checks_its_arguments_before_seeding():
+    import random
+
+    import pytest
+
+    import helpers
+
+    random.seed(7)
+    state = random.getstate()
+    for kwargs, name in (({"seed": "a"}, "seed"), ({"seed": -1}, "seed"), ({"threads": 0}, "threads")):
+        with pytest.raises(ValueError, match=f"^{name}: "):
+            helpers.setup(**kwargs)
+    assert random.getstate() == state  # nothing was seeded half-way
