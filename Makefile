@@ -30,9 +30,9 @@ lock: env
 lab: env
 	$(PY) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) --no-browser $(ROOT_FLAG)
 
-# Notebook 07 as a standalone app in the browser (Voila: outputs and widgets, no code).
+# The playground of notebook 07 alone, as an app in the browser (Voila runs notebooks/app/playground.ipynb).
 playground: env
-	$(PY) -m voila notebooks/07_playground.ipynb --port=$(PORT) --no-browser
+	$(PY) -m voila notebooks/app/playground.ipynb --port=$(PORT) --no-browser
 
 lint: env
 	$(PY) -m ruff check helpers tests notebooks benchmarks scripts

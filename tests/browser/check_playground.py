@@ -1,9 +1,13 @@
-"""Real-browser check of notebooks/07_playground.ipynb, in JupyterLab and as a Voilà app.
+"""Real-browser check of the playground: notebooks/07_playground.ipynb in JupyterLab, and the Voila app.
 
 For each server: start it on a free localhost port, open the notebook in headless Chromium (Debian's
-/usr/bin/chromium driven by Playwright), let every cell run, change three controls of the app and check
-that the pictures' pixels change and that no error shows in the page or in any output. Screenshots go to
-build/screenshots/. Run it with `make test-browser`; exit status 0 means both passed.
+/usr/bin/chromium driven by Playwright) and let every cell run. Then: change three controls and time how long
+the picture at initialisation takes to redraw in the page (printed; fails only above 5 s); press Train and
+check that the progress shows and a training curve appears; start a long run and change a control while it
+trains, and check that the run stops and leaves no curve. Under Voila (notebooks/app/playground.ipynb, what
+`make playground` serves) the page must show the app and nothing else: no exercise boxes, no 'No answer yet',
+no second figure. No error may show in the page or in any output. Screenshots go to build/screenshots/.
+Run it with `make test-browser`; exit status 0 means both passed.
 """
 
 import argparse
@@ -28,7 +32,8 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "07_playground.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "07_playground.ipynb"  # the lesson, run in JupyterLab
+APP_NOTEBOOK = ROOT / "notebooks" / "app" / "playground.ipynb"  # the app alone, served by Voila
 SHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 # Flags that work here, as root, with no network and no GPU.
@@ -43,7 +48,9 @@ FLAGS = [
     "--disable-sync",
 ]
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
-APP = ".widget-vbox:has(> .widget-gridbox)"  # the app: a VBox of the controls' grid and two outputs
+APP = ".playground"  # the app's VBox (helpers.playground.Playground)
+INIT, TRAINING, STATUS = f"{APP} .playground-init", f"{APP} .playground-training", f"{APP} .playground-status"
+REDRAW_LIMIT = 5.0  # seconds: a redraw slower than this in the browser fails the check
 # Three changes of the controls: (what, control label, kind, value).
 CHANGES = [
     ("init scheme -> Xavier normal", "init scheme", "dropdown", "Xavier normal"),
@@ -140,16 +147,17 @@ def changed_fraction(a, b):
     return float((np.abs(a[:h, :w] - b[:h, :w]).max(axis=-1) > 0.02).mean())
 
 
-def figures(page):
-    """The data URLs of the app's two pictures (at initialisation, training), or None while drawing."""
+def image(page, where):
+    """The data URL of the picture under selector `where`, or None while there is none."""
     return page.evaluate(
-        """(sel) => {
-            const app = document.querySelector(sel);
-            if (!app) return null;
-            const imgs = [...app.querySelectorAll('img')].map((i) => i.getAttribute('src'));
-            return imgs.length === 2 ? imgs : null;
-        }""",
-        APP,
+        "(sel) => { const i = document.querySelector(sel + ' img'); return i && i.getAttribute('src'); }",
+        where,
+    )
+
+
+def text_of(page, where):
+    return page.evaluate(
+        "(sel) => { const e = document.querySelector(sel); return e ? e.innerText : ''; }", where
     )
 
 
@@ -160,7 +168,7 @@ def wait_for(page, what, predicate, timeout):
         value = predicate()
         if value:
             return value
-        page.wait_for_timeout(200)
+        page.wait_for_timeout(50)
     raise CheckFailed(f"timed out after {timeout} s waiting for {what}")
 
 
@@ -178,9 +186,28 @@ def check_no_errors(page, errors, where):
         "Traceback (most recent call last)",
         "There was an error when executing cell",  # Voila
         "Error displaying widget",
+        "Training failed",
     ):
         if needle in body:
             raise CheckFailed(f"{where}: the page shows {needle!r}")
+
+
+def check_app_alone(page, where):
+    """The Voila page holds the app and nothing else: no exercise boxes, no other output, no other figure."""
+    body = page.evaluate("() => document.body.innerText")
+    for needle in ("No answer yet", "Exercise", "✗", "✓"):
+        if needle in body:
+            raise CheckFailed(f"{where}: the page shows {needle!r}; it should show the app alone")
+    counts = page.evaluate(
+        """(sel) => ({
+            apps: document.querySelectorAll(sel).length,
+            imgs: document.querySelectorAll('img').length,
+            appImgs: document.querySelectorAll(sel + ' img').length,
+        })""",
+        APP,
+    )
+    if counts["apps"] != 1 or counts["imgs"] != counts["appImgs"]:
+        raise CheckFailed(f"{where}: expected one app and no picture outside it, got {counts}")
 
 
 def change(page, label, kind, value):
@@ -198,38 +225,99 @@ def change(page, label, kind, value):
         page.keyboard.press("Enter")
 
 
+def redraw(page, label, kind, value, timeout):
+    """Change a control and wait for the new picture at initialisation; returns seconds to the new picture."""
+    before = image(page, INIT)
+    start = time.monotonic()
+    change(page, label, kind, value)
+    page.wait_for_function(
+        """([sel, old]) => { const i = document.querySelector(sel + ' img');
+            return i && i.getAttribute('src') !== old; }""",
+        arg=[INIT, before],
+        polling=20,
+        timeout=timeout * 1000,
+    )
+    return time.monotonic() - start
+
+
+def status_shows(page, *words):
+    """The app's status line if it holds one of words, else None."""
+    status = text_of(page, STATUS)
+    return status if any(w in status for w in words) else None
+
+
+def button(page, name):
+    return page.locator(f"{APP} button", has_text=name)
+
+
+def progress_width(page):
+    """The progress bar's fill, 0 to 100 (%)."""
+    return page.evaluate(
+        """(sel) => { const b = document.querySelector(sel + ' .progress-bar');
+            return b ? parseFloat(b.style.width || '0') : -1; }""",
+        APP,
+    )
+
+
+def check_training(page, name, timeout):
+    """Train pressed: progress moves, a curve appears; a control change during a long run stops it."""
+    button(page, "Train").click()
+    seen = wait_for(
+        page, f"{name}: training to report an epoch", lambda: status_shows(page, "epoch", "Done"), timeout
+    )
+    wait_for(page, f"{name}: the training curve", lambda: image(page, TRAINING), timeout)
+    if progress_width(page) < 99:
+        raise CheckFailed(f"{name}: training finished with the progress bar at {progress_width(page)} %")
+    log(f"{name}: Train: progress shown ({seen!r}), curve drawn, status {text_of(page, STATUS)!r}")
+    page.locator(APP).screenshot(path=SHOTS / f"{name}-4-trained.png")
+    change(page, "epochs", "slider", "20")
+    wait_for(page, f"{name}: the old curve to go", lambda: image(page, TRAINING) is None, timeout)
+    change(page, "width", "slider", "256")  # slow epochs: the run will be under way when we change a control
+    page.wait_for_timeout(500)
+    button(page, "Train").click()
+    wait_for(page, f"{name}: the long run to start", lambda: status_shows(page, "epoch"), timeout)
+    progress = progress_width(page)
+    page.locator(APP).screenshot(path=SHOTS / f"{name}-5-training.png")
+    start = time.monotonic()
+    change(page, "seed", "slider", "1")
+    wait_for(page, f"{name}: the run to stop", lambda: status_shows(page, "Press Train"), timeout)
+    stopped = time.monotonic() - start
+    page.wait_for_timeout(3000)  # a run that went on would report epochs or draw its curve by now
+    status = text_of(page, STATUS)
+    if "Press Train" not in status or image(page, TRAINING) is not None or progress_width(page) != 0:
+        raise CheckFailed(f"{name}: after a control change the run went on: status {status!r}")
+    if not button(page, "Train").is_enabled():
+        raise CheckFailed(f"{name}: the Train button stays disabled after the run stopped")
+    log(f"{name}: a control change at {progress:.0f} % of a 20-epoch run stopped it in {stopped:.1f} s")
+    page.locator(APP).screenshot(path=SHOTS / f"{name}-6-stopped.png")
+
+
 def exercise_app(page, name, errors, timeout, startup):
-    """Wait for the app, change three controls, check that the pictures change; screenshots as it goes."""
+    """Wait for the app, time three redraws, train, stop a run by a change; screenshots as it goes."""
     app = page.locator(APP)
-    before = wait_for(page, f"{name}: the app's two pictures", lambda: figures(page), startup)
+    wait_for(page, f"{name}: the app's picture at initialisation", lambda: image(page, INIT), startup)
     app.scroll_into_view_if_needed()
     check_no_errors(page, errors, f"{name}, after running every cell")
+    if name == "voila":
+        check_app_alone(page, name)
     page.screenshot(path=SHOTS / f"{name}-page.png", full_page=True)
     app.screenshot(path=SHOTS / f"{name}-0-defaults.png")
+    seconds = []
     for step, (what, label, kind, value) in enumerate(CHANGES, 1):
-        start, first = time.monotonic(), []
-        change(page, label, kind, value)
-
-        def redrawn(old=before, first=first, start=start):
-            now = figures(page)
-            if now and now[0] != old[0] and not first:
-                first.append(time.monotonic() - start)
-            return now if now and now[0] != old[0] and now[1] != old[1] else None
-
-        after = wait_for(page, f"{name}: both pictures to redraw after {what}", redrawn, timeout)
-        both = time.monotonic() - start
-        page.wait_for_timeout(300)  # let a second, queued redraw land before comparing
-        after = figures(page) or after
-        moved = [changed_fraction(pixels(a), pixels(b)) for a, b in zip(before, after)]
-        log(
-            f"{name}: {what}: picture at init redrawn in {first[0]:.1f} s, training in {both:.1f} s; "
-            f"{moved[0]:.0%} / {moved[1]:.0%} of their pixels changed"
-        )
-        if moved[0] < 0.005 or moved[1] == 0:  # each change above changes both pictures visibly
-            raise CheckFailed(f"{name}: after {what} the pictures barely changed ({moved})")
+        before = pixels(image(page, INIT))
+        seconds.append(redraw(page, label, kind, value, timeout))
+        moved = changed_fraction(before, pixels(image(page, INIT)))
+        log(f"{name}: {what}: picture at init redrawn in {seconds[-1]:.2f} s; {moved:.0%} of it changed")
+        if moved < 0.005:
+            raise CheckFailed(f"{name}: after {what} the picture barely changed ({moved:.1%})")
         check_no_errors(page, errors, f"{name}, after {what}")
         app.screenshot(path=SHOTS / f"{name}-{step}-{label.replace(' ', '-')}.png")
-        before = after
+    median = sorted(seconds)[len(seconds) // 2]
+    log(f"{name}: redraw in the browser: median {median:.2f} s of {len(seconds)} (limit {REDRAW_LIMIT} s)")
+    if median > REDRAW_LIMIT:
+        raise CheckFailed(f"{name}: the picture took {median:.1f} s to redraw (limit {REDRAW_LIMIT} s)")
+    check_training(page, name, timeout)
+    check_no_errors(page, errors, f"{name}, after training")
 
 
 def browse(pw, profile, url, name, prepare, timeout, startup):
@@ -319,7 +407,7 @@ def check_voila(pw, workdir, timeout, startup):
         sys.executable,
         "-m",
         "voila",
-        str(workdir / "notebooks" / NOTEBOOK.name),
+        str(workdir / "notebooks" / "app" / APP_NOTEBOOK.name),
         "--no-browser",
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
@@ -356,6 +444,8 @@ def main():
         (workdir / "notebooks").mkdir()
         # Work on a copy: JupyterLab saves what it runs, and the stored notebook must stay as it is.
         shutil.copy(NOTEBOOK, workdir / "notebooks" / NOTEBOOK.name)
+        (workdir / "notebooks" / "app").mkdir()
+        shutil.copy(APP_NOTEBOOK, workdir / "notebooks" / "app" / APP_NOTEBOOK.name)
         failures = []
         with sync_playwright() as pw:
             for name, check in (("lab", check_lab), ("voila", check_voila)):
