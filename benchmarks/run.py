@@ -10,6 +10,7 @@ each in a fresh kernel (nbclient), kernel start included. Prints a markdown tabl
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -29,15 +30,37 @@ ROOT = Path(__file__).resolve().parent.parent
 EPOCHS, BATCH, LR = 20, 10, 0.03
 MANY = (1, 10, 100, 1000)
 ONE_BY_ONE = (1, 10)  # measured; larger N are extrapolated linearly from the largest of these
+SEEDS = 20  # the digits rows: this many seeds by train_many against one by helpers.train
+DIGITS = dict(epochs=10, lr=0.01, momentum=0.9, batch_size=64, loss="cross_entropy")
+RATIOS = {  # key in latest.json -> (row, baseline row, target)
+    "many_1000_over_bare_one": ("train_many, N=1000", "bare loop", 3),
+    "deep_20_over_one": (f"train_many, {SEEDS} deep digits nets", "helpers.train, deep digits net", 6),
+    "bn_residual_20_over_one": (
+        f"train_many, {SEEDS} BatchNorm residual digits nets",
+        "helpers.train, BatchNorm residual digits net",
+        6,
+    ),
+}
+QUICK = {row for pair in RATIOS.values() for row in pair[:2]}  # --quick: just the rows of the ratios
 
 
-def nets(n):
-    """n lecture nets, net i initialised from seed i."""
+def nets(n, make=lambda: helpers.lecture_net("relu")):
+    """n models from make(), model i initialised from seed i."""
     out = []
     for i in range(n):
         torch.manual_seed(i)
-        out.append(helpers.lecture_net("relu"))
+        out.append(make())
     return out
+
+
+def deep_net():
+    """20 bias-free Linear layers of width 64 with ReLU, on the 64 pixels of the digits, 10 classes."""
+    return helpers.mlp([64] + [64] * 19 + [10], bias=False)
+
+
+def bn_residual_net():
+    """64 -> 32, then 7 residual blocks Linear-BatchNorm-ReLU of width 32, then 10 classes."""
+    return helpers.mlp([64] + [32] * 8 + [10], norm="batch", residual=True)
 
 
 def bare(model, data):
@@ -51,8 +74,39 @@ def bare(model, data):
             opt.step()
 
 
+def digits_split():
+    """The digits with 1400 training images, the rest for testing."""
+    x, y = helpers.digits()
+    return helpers.split(x, y, train=1400 / len(x))
+
+
+def digit_rows():
+    """The digits rows: name -> (N, make, run); one seed by helpers.train against SEEDS by train_many."""
+    data = digits_split()
+    table = {}
+    for label, make in [("deep digits net", deep_net), ("BatchNorm residual digits net", bn_residual_net)]:
+        table[f"helpers.train, {label}"] = (
+            1,
+            make,
+            lambda ms: helpers.train(ms[0], data, verbose=False, **DIGITS),
+        )
+        table[f"train_many, {SEEDS} {label}s"] = (
+            SEEDS,
+            make,
+            lambda ms: helpers.train_many(ms, data, **DIGITS),
+        )
+    return table
+
+
 def rows(max_models):
-    """name -> (N, run): run(N fresh lecture nets) is the call that is timed."""
+    """name -> (N, make, run): run(N fresh models from make) is the call that is timed."""
+    table = lecture_rows(max_models)
+    table = {k: (n, lambda: helpers.lecture_net("relu"), run) for k, (n, run) in table.items()}
+    return table | digit_rows()
+
+
+def lecture_rows(max_models):
+    """The lecture setting's rows: name -> (N, run)."""
     data = helpers.lecture_split()
     train_loader, test_loader = data.loaders(BATCH, seed=0)
     kw = dict(epochs=EPOCHS, lr=LR, batch_size=BATCH)
@@ -98,8 +152,8 @@ def peak_memory(name, max_models):
 def warm_up(table):
     """Run the bare loop and train_many once untimed: torch allocates and initialises lazily."""
     for name in [name for name in ("bare loop", "train_many, N=10") if name in table]:
-        n, run = table[name]
-        run(nets(n))
+        n, make, run = table[name]
+        run(nets(n, make))
 
 
 def time_rows(table, repeats):
@@ -109,8 +163,8 @@ def time_rows(table, repeats):
     names = list(table)
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate: no row always first
-            n, run = table[name]
-            models = nets(n)
+            n, make, run = table[name]
+            models = nets(n, make)
             start = time.perf_counter()
             run(models)
             times[name].append(time.perf_counter() - start)
@@ -185,23 +239,27 @@ def report(table, times, memory, baseline, notebooks, repeats):
             )
         )
 
-    for name, (n, _) in table.items():
+    for name, (n, _, _) in table.items():
         ratio = statistics.median(t / b for t, b in zip(times[name], base))
         add(name, n, statistics.median(times[name]), ratio, memory.get(name))
     largest = f"helpers.train one after another, N={ONE_BY_ONE[-1]}"
-    per_model = statistics.median(times[largest]) / ONE_BY_ONE[-1]
-    per_ratio = statistics.median(t / b for t, b in zip(times[largest], base)) / ONE_BY_ONE[-1]
-    for n in MANY:
-        if n > ONE_BY_ONE[-1]:
-            add(f"helpers.train one after another, N={n}", n, per_model * n, per_ratio * n, None, True)
-    ratios = {r["name"]: r["ratio_to_bare_one"] for r in result["rows"]}
-    train_ratios = zip(times["helpers.train, track=True"], times["helpers.train"])
-    result["stats_overhead"] = statistics.median(a / b for a, b in train_ratios)
-    result["many_1000_over_bare_one"] = ratios.get("train_many, N=1000")
-    lines += [
-        "",
-        f"Per-layer statistics (track=True) cost {result['stats_overhead']:.2f}x helpers.train alone.",
-    ]
+    if largest in times:
+        per_model = statistics.median(times[largest]) / ONE_BY_ONE[-1]
+        per_ratio = statistics.median(t / b for t, b in zip(times[largest], base)) / ONE_BY_ONE[-1]
+        for n in MANY:
+            if n > ONE_BY_ONE[-1]:
+                add(f"helpers.train one after another, N={n}", n, per_model * n, per_ratio * n, None, True)
+    for key, (row, baseline_row, _) in RATIOS.items():  # each the median of the per-round ratios
+        pairs = zip(times.get(row, []), times.get(baseline_row, []))
+        result[key] = statistics.median([a / b for a, b in pairs] or [math.nan])
+        result[key] = None if math.isnan(result[key]) else result[key]
+    if "helpers.train, track=True" in times:
+        train_ratios = zip(times["helpers.train, track=True"], times["helpers.train"])
+        result["stats_overhead"] = statistics.median(a / b for a, b in train_ratios)
+        lines += [
+            "",
+            f"Per-layer statistics (track=True) cost {result['stats_overhead']:.2f}x helpers.train alone.",
+        ]
     result["baseline_mb"] = baseline
     if notebooks:
         lines += ["", "| notebook | seconds (fresh kernel, wall) |", "|---|---:|"]
@@ -214,8 +272,20 @@ def report(table, times, memory, baseline, notebooks, repeats):
         lines += [f"| whole series | {result['series_seconds']:.1f} |"]
     lines += ["", "| target (2-core laptop) | measured | met |", "|---|---:|:---:|"]
     for what, value, limit, unit in [
-        ("train_many N=1000 vs bare loop, one model", result["many_1000_over_bare_one"], 10, "x"),
-        ("track=True vs helpers.train", result["stats_overhead"], 1.5, "x"),
+        ("train_many N=1000 vs bare loop, one model", result["many_1000_over_bare_one"], 3, "x"),
+        (
+            f"train_many {SEEDS} deep digits nets vs helpers.train, one",
+            result["deep_20_over_one"],
+            6,
+            "x",
+        ),
+        (
+            f"train_many {SEEDS} BatchNorm residual nets vs helpers.train, one",
+            result["bn_residual_20_over_one"],
+            6,
+            "x",
+        ),
+        ("track=True vs helpers.train", result.get("stats_overhead"), 1.5, "x"),
         ("whole series", result["series_seconds"], 180, " s"),
         ("slowest notebook", result["slowest_notebook_seconds"], 45, " s"),
     ]:
@@ -229,6 +299,14 @@ def report(table, times, memory, baseline, notebooks, repeats):
     return "\n".join(lines), result
 
 
+def select(table, quick, names):
+    """The rows to time: all, the ratios' rows (quick), or those whose name contains one of names."""
+    keep = {"bare loop"}  # every ratio in the table is to the bare loop
+    keep |= QUICK if quick else set()
+    keep |= {k for k in table for part in (names or "").split(",") if part and part in k}
+    return table if not (quick or names) else {k: v for k, v in table.items() if k in keep}
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -237,6 +315,10 @@ def main():
     parser.add_argument("--no-notebooks", action="store_true", help="skip executing the notebooks")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--max-models", type=int, default=1000, help="largest N for train_many (quick runs)")
+    parser.add_argument(
+        "--quick", action="store_true", help="only the rows of the three ratios; no notebooks"
+    )
+    parser.add_argument("--rows", help="only the rows whose name contains one of these, comma-separated")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "latest.json"))
     parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # internal: one row in this subprocess
     args = parser.parse_args()
@@ -244,21 +326,32 @@ def main():
     table = rows(args.max_models)
     if args.memory_of:
         warm_up(table)
-        n, run = table[args.memory_of]
-        models = nets(n)
+        n, make, run = table[args.memory_of]
+        models = nets(n, make)
         Path("/proc/self/clear_refs").write_text("5")  # Linux: reset the peak (VmHWM) to the current RSS
         before = status_kb("VmRSS")
         run(models)
         print((status_kb("VmHWM") - before) / 1024, before / 1024)  # kB -> MB
         return
+    table = select(table, args.quick, args.rows)
     memory = {} if args.no_memory else {name: peak_memory(name, args.max_models) for name in table}
     baseline = statistics.median(m[1] for m in memory.values()) if memory else None
     memory = {name: m[0] for name, m in memory.items()}
     times = time_rows(table, args.repeats)
-    notebooks = {} if args.no_notebooks else time_notebooks()
+    notebooks = {} if args.no_notebooks or args.quick or args.rows else time_notebooks()
     text, result = report(table, times, memory, baseline, notebooks, args.repeats)
     print(text)
+    if args.quick or args.rows:  # a partial run updates its rows and ratios in the last full record
+        result = merged(Path(args.out), result)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+
+
+def merged(path, result):
+    """The record at path (if any) with result's rows replaced or added and its other keys updated."""
+    old = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    rows = {r["name"]: r for r in old["rows"]} | {r["name"]: r for r in result["rows"]}
+    new = {k: v for k, v in result.items() if v is not None and k not in ("rows", "notebooks")}
+    return old | new | {"rows": list(rows.values())}
 
 
 if __name__ == "__main__":
