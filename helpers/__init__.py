@@ -5,7 +5,7 @@ import random
 import numpy as np
 import torch
 
-from helpers import exercises, playground, theory
+from helpers import diagnose, exercises, playground, theory
 from helpers.checks import check_positive_int
 from helpers.data import Split, digits, lecture_split, regression, spiral, split, two_circles
 from helpers.init import SCHEMES, fans, init_weights, predicted_bound, predicted_std, predicted_stds
@@ -55,6 +55,7 @@ __all__ = [
     "exercises",
     "playground",
     "theory",
+    "diagnose",
     "digits",
     "evaluate",
     "fans",

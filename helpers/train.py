@@ -172,6 +172,19 @@ def check_train_args(epochs, lr, optimizer, batch_size, seed, clip_norm, clip_va
         check_flag(value, flag)
 
 
+def check_callbacks(callbacks):
+    """callbacks as a list of callables; raises naming `callbacks` otherwise."""
+    if callable(callbacks):
+        raise ValueError("callbacks: expected a list of callables, got a single one; wrap it in a list")
+    if isinstance(callbacks, str) or not hasattr(callbacks, "__iter__"):
+        raise ValueError(f"callbacks: expected a list of callables, got {type(callbacks).__name__}")
+    callbacks = list(callbacks)
+    for i, cb in enumerate(callbacks):
+        if not callable(cb):
+            raise ValueError(f"callbacks: item {i} is a {type(cb).__name__}, not callable")
+    return callbacks
+
+
 def train(
     model,
     data,
@@ -187,6 +200,7 @@ def train(
     name="",
     verbose=True,
     progress=False,
+    callbacks=(),
     **optimizer_kwargs,
 ):
     """Train model in place for `epochs` full passes over data.x_train; returns a History.
@@ -194,11 +208,13 @@ def train(
     Batches come from `seed`, so runs with the same seed see the same batches. track=True records
     per-layer statistics (see helpers.stats.summary) on the whole training set after each epoch.
     A NaN or inf loss stops the run; History.diverged_at names the epoch. progress=True shows a bar
-    (use it from widgets, not in stored outputs).
+    (use it from widgets, not in stored outputs). Each of `callbacks` is called as cb(loss) with the
+    batch loss (a 0-d tensor) right after every optimizer step, e.g. a helpers.diagnose.Recorder.
     """
     check_model_and_data(model, data, loss)
     flags = {"track": track, "verbose": verbose, "progress": progress}
     check_train_args(epochs, lr, optimizer, batch_size, seed, clip_norm, clip_value, name, flags)
+    callbacks = check_callbacks(callbacks)
     opt = make_optimizer(optimizer, model.parameters(), lr, **optimizer_kwargs)
     hist = History(name=name)
     loss_fn = same_shape(LOSSES[loss]) if loss == "mse" else LOSSES[loss]
@@ -207,6 +223,8 @@ def train(
             value = train_step(
                 model, loss_fn, opt, data.x_train[idx], data.y_train[idx], clip_norm, clip_value
             )
+            for cb in callbacks:
+                cb(value.detach())
             if not math.isfinite(value.item()):
                 break
         if not record_epoch(hist, model, data, loss, track) or not math.isfinite(value.item()):
