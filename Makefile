@@ -10,7 +10,8 @@ PY := $(ENV_DIR)/bin/python
 endif
 STAMP := $(ENV_DIR)/.helpers-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # Jupyter refuses root unless told
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/solutions/[0-9][0-9]_*.ipynb))
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb notebooks/deeper/[0-9][0-9]_*.ipynb \
+  notebooks/solutions/[0-9][0-9]_*.ipynb notebooks/app/*.ipynb))
 export PYTHONHASHSEED := 0
 
 .PHONY: env lock lab playground test test-portable lint unit nbval notebooks bench site test-site browser-deps test-browser clean
@@ -49,10 +50,12 @@ nbval: env
 	$(NBVAL)
 
 # The stored outputs again, with torch on the code paths most laptops take: AVX2 (with MPLBACKEND=Agg, as on
-# servers), then the baseline path of CPUs without AVX2. Every printed figure must match on each.
+# servers), the baseline path of CPUs without AVX2, and MKL's strict GEMM path (other matrix-product rounding,
+# as another vendor's CPU gets from MKL). Every printed figure must match on each.
 test-portable: env
 	$(AVX2) MPLBACKEND=Agg $(NBVAL)
 	$(BASELINE) $(NBVAL)
+	MKL_CBWR=COMPATIBLE $(NBVAL)
 
 test: lint unit nbval
 
