@@ -1,0 +1,1 @@
+"""Interactive explorers of the lessons, one module per lesson."""
