@@ -1,0 +1,46 @@
+"""The checked exercises of 00: answerable, and not answered anywhere in the lesson."""
+
+import json
+from pathlib import Path
+
+import torch
+
+from helpers import exercises
+from helpers.data import lecture_split
+
+LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "00_toolkit.ipynb"
+
+
+def lesson_text():
+    """Every source line and text output of the lesson, as one string."""
+    cells = json.loads(LESSON.read_text())["cells"]
+    parts = ["".join(c["source"]) for c in cells]
+    for c in cells:
+        for o in c.get("outputs", []):
+            parts.append("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)
+
+
+def test_exercise_1_asks_for_a_level_the_lesson_never_prints():
+    level = lecture_split(seed=1).constant_mse()
+    text = lesson_text()
+    assert not any(f"{level:.{d}f}" in text for d in (1, 2, 3)), "the lesson prints exercise 1's answer"
+    assert exercises.verdict("00.1", lecture_split(seed=0).constant_mse())[0] is False  # the printed level
+
+
+def test_exercise_1_accepts_the_answer_computed_from_the_labels():
+    other = lecture_split(seed=1)
+    by_hand = ((other.y_test - other.y_train.mean()) ** 2).mean()  # a tensor, as a student may leave it
+    assert exercises.verdict("00.1", by_hand)[0]
+    assert exercises.verdict("00.1", round(by_hand.item(), 1))[0]  # rounded as the lesson rounds
+
+
+def test_exercise_2_accepts_equivalent_functions():
+    assert exercises.verdict("00.2", lambda a, b: torch.nn.functional.mse_loss(b, a.mean().expand_as(b)))[0]
+    assert exercises.verdict("00.2", lambda a, b: ((b - a.mean()) ** 2).mean().item())[0]
+
+
+def test_choice_exercises_accept_any_spelling_of_the_right_answer():
+    for key, answer in (("00.4", " Up "), ("00.4", "UP"), ("00.5", "A"), ("00.5", "a ")):
+        assert exercises.verdict(key, answer)[0], (key, answer)
+    assert not exercises.verdict("00.4", "down")[0] and not exercises.verdict("00.5", "b")[0]
