@@ -1,0 +1,136 @@
+"""helpers.explore.nb06: lesson 06's deep stacks, their variances, the gradient trace and the explorer."""
+
+import math
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import helpers
+from helpers.explore import nb06
+
+SGD = dict(lr=0.05, momentum=0.9, batch_size=64, loss="cross_entropy")
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = helpers.digits()
+    return helpers.split(x, y, train=0.7, seed=0)
+
+
+def reference_net(blocks, norm=False, residual=False, branch_relu=False, width=32):
+    """The stacks as the lesson first wrote them out, layer by layer."""
+
+    def branch():
+        bn = (lambda: [nn.BatchNorm1d(width)]) if norm else (lambda: [])
+        tail = [nn.ReLU()] if branch_relu else []
+        return nn.Sequential(nn.Linear(width, width), *bn(), nn.ReLU(), nn.Linear(width, width), *bn(), *tail)
+
+    body = [
+        helpers.Residual(branch()) if residual else nn.Sequential(branch(), nn.ReLU()) for _ in range(blocks)
+    ]
+    return nn.Sequential(nn.Linear(64, width), nn.ReLU(), *body, nn.Linear(width, 10))
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, dict(norm=True), dict(residual=True), dict(norm=True, residual=True, branch_relu=True)]
+)
+def test_deep_net_is_the_lessons_stack_weight_for_weight(kw):
+    torch.manual_seed(3)
+    ours = nb06.deep_net(4, **kw)
+    torch.manual_seed(3)
+    ref = reference_net(4, **kw)
+    assert str(ours) == str(ref)
+    for (k, a), b in zip(ours.state_dict().items(), ref.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_he_stacks_have_he_weights_and_zero_biases():
+    net = nb06.deep_net(20, he=True)
+    layers = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    inner = torch.cat([m.weight.flatten() for m in layers if m.weight.shape == (32, 32)])
+    assert inner.std().item() == pytest.approx(math.sqrt(2 / 32), rel=0.05)  # 40,960 draws
+    assert all((m.bias == 0).all() for m in layers)
+
+
+def test_block_variances_read_the_stream_after_the_stem_and_every_block():
+    torch.manual_seed(0)
+    net, x = nb06.deep_net(3, residual=True), torch.randn(200, 64)
+    v = nb06.block_variances(net, x)
+    with torch.no_grad():
+        h = net[1](net[0](x))
+        expected = [h.var(0).mean()]
+        for block in net[2:-1]:
+            h = block(h)
+            expected.append(h.var(0).mean())
+    assert v.shape == (4,)
+    torch.testing.assert_close(v, torch.stack(expected))
+
+
+def hand_trace(data, clip, steps, seed=0):
+    """The lesson's former loop: per-step weight-gradient norms before clipping, and the losses."""
+    torch.manual_seed(seed)
+    net = helpers.init_weights(helpers.mlp([64, 64, 64, 64, 10]), "uniform", bound=0.5, bias=0.0)
+    opt = torch.optim.SGD(net.parameters(), lr=SGD["lr"], momentum=SGD["momentum"])
+    layers = [m for m in net if isinstance(m, nn.Linear)]
+    norms, losses = [], []
+    for idx in [b for epoch in helpers.batch_order(len(data.x_train), 64, 1, seed) for b in epoch][:steps]:
+        loss = F.cross_entropy(net(data.x_train[idx]), data.y_train[idx])
+        opt.zero_grad()
+        loss.backward()
+        norms.append([m.weight.grad.norm().item() for m in layers])
+        losses.append(loss.item())
+        if clip:
+            nn.utils.clip_grad_norm_(net.parameters(), clip)
+        opt.step()
+    return torch.tensor(norms), losses
+
+
+@pytest.mark.parametrize("clip", [None, 1.0])
+def test_grad_norm_trace_matches_a_hand_written_loop(data, clip):
+    torch.manual_seed(0)
+    net = helpers.init_weights(helpers.mlp([64, 64, 64, 64, 10]), "uniform", bound=0.5, bias=0.0)
+    norms, losses = nb06.grad_norm_trace(net, data, epochs=1, seed=0, clip_norm=clip, **SGD)
+    ref_norms, ref_losses = hand_trace(data, clip, steps=len(losses))
+    assert norms.shape == (20, 4) and len(losses) == 20  # 1258 images in batches of 64: 20 steps
+    torch.testing.assert_close(norms, ref_norms)
+    assert losses == pytest.approx(ref_losses)
+    assert all(not m.weight._post_accumulate_grad_hooks for m in net if isinstance(m, nn.Linear))
+
+
+def test_grad_norm_trace_stops_at_the_first_nan(data):
+    torch.manual_seed(0)
+    net = helpers.init_weights(helpers.mlp([64] + [64] * 6 + [10]), "uniform", bound=0.5, bias=0.0)
+    norms, losses = nb06.grad_norm_trace(net, data, epochs=3, seed=0, **SGD)  # the lesson's explosion
+    assert not math.isfinite(losses[-1]) and all(math.isfinite(v) for v in losses[:-1])
+    assert len(norms) == len(losses) < 60
+
+
+def test_depth_runs_trains_each_seed_as_helpers_train_would(data):
+    runs = nb06.depth_runs(data, 2, seeds=[4, 7], epochs=1, norm=True, residual=True, **SGD)
+    for i, seed in enumerate([4, 7]):
+        torch.manual_seed(seed)
+        net = nb06.deep_net(2, norm=True, residual=True)
+        hist = helpers.train(net, data, epochs=1, seed=seed, verbose=False, **SGD)
+        assert runs.test_loss[i, 0].item() == pytest.approx(hist.test_loss[0], rel=1e-4)
+        for (k, a), b in zip(runs.model(i).state_dict().items(), net.state_dict().values()):
+            torch.testing.assert_close(a.float(), b.float(), rtol=1e-4, atol=1e-4, msg=k)
+
+
+def test_explore_draws_gradients_and_accuracy_and_says_how_it_ended(data, capsys):
+    nb06.explore(data, blocks=2, kind="both", epochs=1)
+    fig = plt.gcf()
+    assert len(fig.axes) == 2 and "both, 2 blocks" in fig.axes[0].get_title()
+    assert capsys.readouterr().out.startswith("both, 2 blocks, lr 0.05: final test accuracy")
+    with pytest.raises(ValueError, match="kind"):
+        nb06.explore(data, kind="dense")
+
+
+def test_widget_waits_for_its_button(data):
+    w = nb06.widget(data)
+    names = [c.description for c in w.children if hasattr(c, "description")]
+    assert {"blocks", "kind", "lr", "epochs", "seed"} <= set(names)
+    assert w.manual and w.result is None  # nothing trained until the button is pressed
+    assert list(w.children[1].options) == list(nb06.STACKS)
