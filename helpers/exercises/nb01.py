@@ -106,7 +106,7 @@ exercise(
     "the factor per step back is sqrt(n sigma_w^2 E[phi'^2]); for ReLU E[phi'^2] = 1/2, and U(-a, a) has "
     "variance a^2 / 3",
     wrong=(
-        0.5,  # the stack of section 8 that explodes
+        0.5,  # the too-large stack of the deep dive, section 6
         1 / math.sqrt(32),  # PyTorch's default bound
         math.sqrt(2 / 32),  # the std, not the bound
         math.sqrt(3 / 32),  # ReLU's 1/2 forgotten
