@@ -1,0 +1,107 @@
+"""helpers.lrfind: the LR range test restores the model and measures what a plain torch loop measures."""
+
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import helpers
+from helpers.lrfind import lr_range_test, suggest
+
+
+@pytest.fixture(scope="module")
+def data():
+    return helpers.lecture_split()
+
+
+def net(seed=0):
+    torch.manual_seed(seed)
+    return helpers.lecture_net("relu", 4)
+
+
+def test_model_restored_bit_for_bit(data):
+    model = net()
+    model(data.x_train[:5]).sum().backward()  # gradients present before the test
+    weights, grads = copy.deepcopy(model.state_dict()), [p.grad.clone() for p in model.parameters()]
+    lrs, losses = lr_range_test(model, data)
+    assert len(lrs) == len(losses) > 10
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, model.parameters()))
+
+
+def test_restored_even_when_a_step_raises(data):
+    model = net()
+    weights = copy.deepcopy(model.state_dict())
+    calls = []
+
+    def fail_later(module, args, out):
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("boom")
+
+    handle = model[0].register_forward_hook(fail_later)
+    with pytest.raises(RuntimeError, match="boom"):
+        lr_range_test(model, data)
+    handle.remove()
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_losses_match_a_plain_torch_loop(data):
+    """The first steps, by hand: SGD at the geometric rates on helpers.batch_order's batches."""
+    lrs, losses = lr_range_test(net(), data, steps=100, seed=3)
+    model, ref = net(), []
+    rates = torch.logspace(-4, 0, 100).tolist()
+    batches = [i for epoch in helpers.batch_order(700, 10, 2, 3) for i in epoch]
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+    for lr, idx in list(zip(rates, batches))[:20]:
+        opt.param_groups[0]["lr"] = lr
+        opt.zero_grad()
+        nn.functional.mse_loss(model(data.x_train[idx]), data.y_train[idx]).backward()
+        opt.step()
+        with torch.no_grad():
+            ref.append(nn.functional.mse_loss(model(data.x_train), data.y_train).item())
+    assert lrs[:20] == rates[:20] and losses[:20] == ref
+
+
+def test_stops_once_the_loss_blows_up(data):
+    lrs, losses = lr_range_test(net(), data, lr_max=100.0, steps=200)
+    assert len(losses) < 200
+    assert not math.isfinite(losses[-1]) or losses[-1] > 4 * min(losses)
+    assert all(math.isfinite(v) and v <= 4 * min(losses[: i + 1]) for i, v in enumerate(losses[:-1]))
+
+
+def test_smoothing_is_a_bias_corrected_moving_average(data):
+    _, raw = lr_range_test(net(), data, steps=30, blowup=1e9)
+    _, smooth = lr_range_test(net(), data, steps=30, blowup=1e9, smooth=0.9)
+    avg, want = 0.0, []
+    for i, v in enumerate(raw, 1):
+        avg = 0.9 * avg + 0.1 * v
+        want.append(avg / (1 - 0.9**i))
+    assert smooth == pytest.approx(want, rel=1e-12)
+    assert smooth[0] == raw[0]
+
+
+def test_suggest_is_a_tenth_of_the_best_rate():
+    assert suggest([0.01, 0.1, 1.0], [3.0, 1.0, 2.0]) == pytest.approx(0.01)
+    assert suggest([0.01, 0.1, 1.0], [3.0, 1.0, 2.0], fraction=0.5) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"lr_min": 0.0}, "lr_min"),
+        ({"lr_min": 1.0, "lr_max": 0.1}, "lr_max"),
+        ({"steps": 0}, "steps"),
+        ({"smooth": 1.0}, "smooth"),
+        ({"blowup": -1}, "blowup"),
+        ({"loss": "mae"}, "loss"),
+    ],
+)
+def test_bad_arguments_are_named(data, kw, name):
+    with pytest.raises(ValueError, match=name):
+        lr_range_test(net(), data, **kw)
+    with pytest.raises(ValueError, match="lrs, losses"):
+        suggest([], [])
