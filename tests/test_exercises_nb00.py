@@ -7,6 +7,7 @@ import torch
 
 from helpers import exercises
 from helpers.data import lecture_split
+from helpers.stats import probe as helpers_probe
 
 LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "00_toolkit.ipynb"
 
@@ -44,3 +45,18 @@ def test_choice_exercises_accept_any_spelling_of_the_right_answer():
     for key, answer in (("00.4", " Up "), ("00.4", "UP"), ("00.5", "A"), ("00.5", "a ")):
         assert exercises.verdict(key, answer)[0], (key, answer)
     assert not exercises.verdict("00.4", "down")[0] and not exercises.verdict("00.5", "b")[0]
+
+
+def test_exercise_3_accepts_either_std_convention():
+    def numpy_ratio(model, x, y):  # np.std divides by n
+        grads = helpers_probe(model, x, y).weight_grads
+        return grads[0].numpy().std() / grads[-1].numpy().std()
+
+    def biased_ratio(model, x, y):
+        grads = helpers_probe(model, x, y).weight_grads
+        return grads[0].std(correction=0) / grads[-1].std(correction=0)
+
+    assert exercises.verdict("00.3", numpy_ratio)[0]
+    assert exercises.verdict("00.3", biased_ratio)[0]
+    assert exercises.verdict("00.3", exercises.nb00._grad_ratio)[0]
+    assert not exercises.verdict("00.3", lambda m, x, y: 1 / exercises.nb00._grad_ratio(m, x, y))[0]

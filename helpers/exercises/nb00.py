@@ -33,14 +33,19 @@ def _grad_ratio(model, x, y):
 
 
 def _grad_ratio_inputs():
+    """Nets whose first and last layers hold the same number of weights (8), so that the ratio is the same
+    whether a student's std divides by n - 1 (torch) or by n (NumPy): the exercise accepts either."""
+    from torch import nn
+
     from helpers.data import lecture_split
-    from helpers.models import lecture_net
 
     data = lecture_split()
+    y = torch.cat([data.y_train, -data.y_train], dim=1)  # two outputs: the last layer is 4 -> 2
     cases = []
-    for seed, act in ((0, "sigmoid"), (1, "tanh"), (2, "relu")):
+    for seed, act in ((0, nn.Sigmoid), (1, nn.Tanh), (2, nn.ReLU)):
         torch.manual_seed(seed)
-        cases.append((lecture_net(act, 3), data.x_train, data.y_train))
+        net = nn.Sequential(nn.Linear(2, 4), act(), nn.Linear(4, 4), act(), nn.Linear(4, 2))
+        cases.append((net, data.x_train, y))
     return cases
 
 
@@ -66,7 +71,10 @@ exercise(
     "function",
     _grad_ratio,
     "helpers.probe(model, x, y).weight_grads is a list, first layer first; compare their .std()",
-    wrong=(lambda model, x, y: 1 / _grad_ratio(model, x, y),),
+    wrong=(
+        lambda model, x, y: 1 / _grad_ratio(model, x, y),  # last over first
+        lambda model, x, y: _grad_ratio(model, x, y) ** 2,  # variances
+    ),
     rel_tol=1e-4,
     inputs=_grad_ratio_inputs,
 )
