@@ -426,12 +426,14 @@ def spread(x, values, ax=None, label=None, color=None, log=False, band_label=Non
     ax = new_ax(ax)
     q1, med, q3 = torch.nanquantile(values, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64), dim=0)
     (line,) = ax.plot(x.numpy(), med.numpy(), color=pick_color(color, label), label=label)
-    ax.fill_between(x.numpy(), q1.numpy(), q3.numpy(), color=line.get_color(), alpha=0.2, lw=0)
+    ax.fill_between(x.numpy(), q1.numpy(), q3.numpy(), color=line.get_color(), alpha=0.2, lw=0, gid="band")
     band_label = band_label or f"quartiles over {len(values)} seeds"
     for c in ax.collections:  # one legend entry per kind of band, after the lines
         if c.get_gid() == "band legend" and c.get_label() == band_label:
             c.remove()
-    ax.fill_between([], [], color="grey", alpha=0.35, lw=0, label=band_label, gid="band legend")
+    bands = [c for c in ax.collections if c.get_gid() == "band"]
+    shade = bands[0].get_facecolor()[0] if len(bands) == 1 else "grey"  # one band: its own colour
+    ax.fill_between([], [], color=shade, lw=0, label=band_label, gid="band legend")
     if log:
         ax.set_yscale("log")
     ax.legend()
