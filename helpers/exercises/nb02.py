@@ -2,6 +2,7 @@
 
 import torch
 
+from helpers import theory
 from helpers.exercises import exercise
 
 
@@ -107,4 +108,26 @@ exercise(
         (2 / 3) ** 10,  # only the shrinking layers counted
     ),
     rel_tol=0.02,
+)
+
+
+def _chi_where_forward_holds():
+    # tanh, zero bias: q* = 1 needs c = 1 / E[tanh(z)^2], z ~ N(0, 1); chi = c E[tanh'(z)^2] there
+    c = 1 / theory.gauss_expect(lambda z: torch.tanh(z) ** 2, 1.0)
+    return theory.chi(1.0, c)
+
+
+exercise(
+    "02.4",
+    "number",
+    _chi_where_forward_holds,
+    "first c = 1 / E[tanh(z)^2] for z ~ N(0, 1); then chi = c * E[tanh'(z)^2] at the same q = 1 "
+    "(theory.chi(1.0, c)); chi multiplies the gradient's variance once per layer",
+    wrong=(
+        1.0,  # the edge of chaos, which this c is not
+        1 / theory.gauss_expect(lambda z: torch.tanh(z) ** 2, 1.0),  # c itself
+        theory.gauss_expect(lambda z: (1 - torch.tanh(z) ** 2) ** 2, 1.0),  # E[tanh'^2] without c
+        theory.chi(1.0, 1 / theory.gauss_expect(lambda z: torch.tanh(z) ** 2, 1.0)) ** 19,  # over 20 layers
+    ),
+    rel_tol=0.01,
 )
