@@ -141,6 +141,7 @@ def evaluate(model, x, y, loss="mse"):
     return scores(model, x, y, loss)
 
 
+@torch.no_grad()  # an evaluation is not a training step: hooks that record training see no gradients here
 def scores(model, x, y, loss):
     """evaluate without the checks (for data already checked)."""
     was_training = model.training

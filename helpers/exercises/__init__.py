@@ -147,3 +147,4 @@ from helpers.exercises import nb07  # noqa: E402, F401
 from helpers.exercises import nb01  # noqa: E402, F401
 from helpers.exercises import nb05  # noqa: E402, F401
 from helpers.exercises import nb06  # noqa: E402, F401
+from helpers.exercises import nb08  # noqa: E402, F401
