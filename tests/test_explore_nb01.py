@@ -117,3 +117,27 @@ def test_tanh_grad_stds_is_autograd_through_the_same_stack():
     torch.testing.assert_close(nb01.tanh_grad_stds(1.0, depth=3, width=50, samples=10, seed=2), expected)
     big = nb01.tanh_grad_stds(1.0, depth=6, width=200, samples=20)
     assert big[0] > 10 * big[-1]  # large weights: the gradient grows toward the input
+
+
+def test_centring_h_removes_the_one_sign_rows_and_deep_sigmoid_outputs_are_alike():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 64), torch.randint(0, 10, (64,))
+    raw = nb01.one_sign_rows("sigmoid", x, y, seeds=2, depth=6)
+    centred = nb01.one_sign_rows("sigmoid", x, y, seeds=2, depth=6, centred=True)
+    assert raw.shape == centred.shape == (2, 6) and raw[:, -1].mean() > 0.9 and centred.max() < 0.1
+    spread = nb01.sample_spread("sigmoid", x, depth=6)
+    assert spread.shape == (6,) and spread[-1] < 0.01 * spread[0]
+
+
+def test_tanh_steps_balance_at_small_weights():
+    d, h = nb01.tanh_steps(0.01, depth=5, width=200, samples=20)
+    assert d == pytest.approx(0.01 * 200**0.5, rel=0.1) and d * h == pytest.approx(1, rel=0.05)
+
+
+def test_init_ratio_and_final_losses():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 64), torch.randint(0, 10, (64,))
+    assert nb01.init_ratio("sigmoid", 3, x, y, seeds=3) < nb01.init_ratio("sigmoid", 1, x, y, seeds=3)
+    data = split(torch.randn(200, 64), torch.randint(0, 10, (200,)), seed=0)
+    _, runs = nb01.depth_sweep(data, depths=(1, 2), seeds=2, keep=(1, 2))
+    assert nb01.final_losses(runs, "relu, default init", (1, 2)).shape == (2, 2)

@@ -166,15 +166,24 @@ def per_layer_factor(activation, init, depth, x, y, seeds=100):
     return torch.tensor(out)
 
 
-def one_sign_rows(activation, x, y, seeds=100, depth=10):
-    """(seeds, depth) share of each layer's weight-gradient rows whose entries all have one sign."""
+def one_sign_rows(activation, x, y, seeds=100, depth=10, centred=False):
+    """(seeds, depth) share of the rows of each layer's weight gradient delta_l^T h_(l-1) that have one sign.
+
+    centred=True is the control: each unit's batch mean is taken out of h_(l-1) before the product.
+    """
     out = []
     for seed in range(seeds):
-        model = make_stack(activation, "default", depth, seed=seed)
-        layer_grad_stds(model, x, y)
-        grads = [m.weight.grad for m in model if isinstance(m, nn.Linear)][1:]  # layers 2..depth+1
+        p = probe(make_stack(activation, "default", depth, seed=seed), x, y, "cross_entropy")
+        hs = [h - h.mean(0) if centred else h for h in p.inputs[1:]]  # layers 2..depth+1
+        grads = [d.T @ h for d, h in zip(p.output_grads[1:], hs)]  # (n_out, n_in) each
         out.append([((g > 0).all(1) | (g < 0).all(1)).float().mean().item() for g in grads])
     return torch.tensor(out)
+
+
+def sample_spread(activation, x, depth=10, seed=0):
+    """(depth,) per hidden layer: each unit's output std across the samples of x over its mean |output|."""
+    p = probe(make_stack(activation, "default", depth, seed=seed), x)
+    return torch.tensor([(h.std(0).mean() / h.abs().mean()).item() for h in p.inputs[1:]])
 
 
 def tanh_stack(scale, depth=10, width=500, samples=200, seed=0):
@@ -207,6 +216,30 @@ def tanh_grad_stds(scale, depth=10, width=500, samples=200, seed=0):
     readout = torch.randn(h.shape, generator=torch.Generator().manual_seed(seed + 1))  # (samples, width)
     grads = torch.autograd.grad((h * readout).sum() / samples, weights)
     return torch.tensor([g.std().item() for g in grads])
+
+
+def tanh_steps(scale, depth=10, width=500, samples=200, seed=0):
+    """Per step back, geometric mean over the layers: the factor on rms(delta_l) and on rms(h_(l-1)).
+
+    delta_l is the gradient at z_l for tanh_grad_stds's read-out; h_(l-1) is what layer l receives.
+    """
+    h, weights = tanh_stack(scale, depth, width, samples, seed)
+    weights = [w.requires_grad_() for w in weights]
+    hs, zs = [], []
+    for w in weights:
+        hs.append(h)
+        zs.append(h @ w)
+        h = torch.tanh(zs[-1])
+    readout = torch.randn(h.shape, generator=torch.Generator().manual_seed(seed + 1))
+    deltas = torch.autograd.grad((h * readout).sum() / samples, zs)
+    d, a = (torch.stack([t.detach().pow(2).mean().sqrt() for t in ts]) for ts in (deltas, hs))
+    return (d[:-1] / d[1:]).log().mean().exp().item(), (a[:-1] / a[1:]).log().mean().exp().item()
+
+
+def init_ratio(activation, depth, x, y, seeds=20):
+    """Median over seeds of layer 1's weight-gradient std over the last layer's, at initialisation."""
+    r = [layer_grad_stds(make_stack(activation, "default", depth, seed=s), x, y) for s in range(seeds)]
+    return torch.tensor([g[0] / g[-1] for g in r]).median().item()
 
 
 def show_saturation(scales=(0.01, "xavier", 1.0), depth=10, width=500, samples=200):
@@ -283,6 +316,11 @@ def share(k, n):
     """k of n seeds in words, at the precision 20 seeds and float rounding across CPUs support."""
     f = k / n
     return "all" if f == 1 else "most" if f >= 0.6 else "half" if f > 0.4 else "some" if f > 0.1 else "few"
+
+
+def final_losses(runs, family, depths):
+    """(seeds, depths) final training loss of depth_sweep's kept runs of one family (NaN: diverged)."""
+    return torch.stack([runs[family, d].train_loss[:, -1] for d in depths], 1)
 
 
 def deepest_working(acc, depths):
