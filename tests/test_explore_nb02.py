@@ -71,6 +71,14 @@ def test_two_passes_and_its_plot():
     plt.close(fig)
 
 
+def test_gradient_crossing_is_where_theory_gives_1():
+    for depth in (6, 20):
+        c = nb02.gradient_crossing(depth)
+        assert theory.gradient_variances(c, depth, c)[0].item() == pytest.approx(1, abs=1e-9)
+        assert 1 < c < 3
+    assert nb02.gradient_crossing(20) == pytest.approx(1.652, abs=1e-3)
+
+
 def test_correlation_ranks_and_gaps():
     shifted = nb02.unit_correlation(0, 2, width=40, depth=2, seeds=5, batch=300)
     assert shifted[0].item() == pytest.approx(0.75, abs=0.03) and shifted[1] > 0.95

@@ -102,6 +102,18 @@ def two_passes(cs, activation="tanh", width=100, depth=20):
     return dict(zip(("z", "g", "z_theory", "g_theory"), torch.tensor(rows, dtype=torch.float64).T))
 
 
+def gradient_crossing(depth=20, activation="tanh", low=1.0, high=3.0):
+    """The c = n sigma^2 at which theory's Var[delta_1] / Var[delta_depth] is 1, by bisection (input Var 1).
+
+    It must lie between low and high: below 1 at low, above 1 at high (tanh: c = 1 and c = 3).
+    """
+    ratio = lambda c: theory.gradient_variances(c, depth, c, activation=activation)[0].item()  # noqa: E731
+    for _ in range(50):
+        mid = (low + high) / 2
+        low, high = (mid, high) if ratio(mid) < 1 else (low, mid)
+    return (low + high) / 2
+
+
 def plot_layers(measured, predicted, axes, colors=None):
     """Forward and backward variance per layer: measured medians (quartile bands), predictions dotted.
 
@@ -131,7 +143,7 @@ def plot_two_passes(cs, res, ax=None):
         (line,) = ax.plot(cs, res[key + "_theory"], label=f"{label}, theory")
         ax.scatter(cs, res[key], color=line.get_color(), zorder=3, label=f"{label}, median of 100 nets")
     ax.axhline(1, color="grey", ls="--", lw=1.2, label="kept at 1")
-    ax.set(xlabel="c = n σ²", ylabel="variance ratio over 20 layers", yscale="log")
+    ax.set(xlabel="c = n σ²", ylabel="variance, or ratio of variances", yscale="log")
     ax.legend()
     return ax
 
