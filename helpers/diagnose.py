@@ -337,6 +337,11 @@ def fmt(x):
     return f"{x:.3g}"
 
 
+def times(x):
+    """A ratio as 'Nx' (3 significant digits); below 1e-9 (a layer of zeros) as '<1e-9x', not '0x'."""
+    return "<1e-9x" if 0 <= x < 1e-9 else f"{fmt(x)}x"
+
+
 def one_bad_layer(rec):
     """A single layer (not the output layer) whose gain std(W)*sqrt(fan_in) is 10x off the others' median.
 
@@ -424,9 +429,9 @@ def vanishing(rec):
     grad, act = depth_ratios(rec)
     parts = []
     if grad < 1 / DEPTH:
-        parts.append(f"the first layer's weight-gradient std is {fmt(grad)}x the last layer's")
+        parts.append(f"the first layer's weight-gradient std is {times(grad)} the last layer's")
     if act < 1 / DEPTH:
-        parts.append(f"the last hidden layer's activation std is {fmt(act)}x the first's")
+        parts.append(f"the last hidden layer's activation std is {times(act)} the first's")
     if not parts:
         return None
     return Finding(
@@ -439,9 +444,9 @@ def exploding(rec):
     grad, act = depth_ratios(rec)
     parts = []
     if grad > DEPTH:
-        parts.append(f"the first layer's weight-gradient std is {fmt(grad)}x the last layer's")
+        parts.append(f"the first layer's weight-gradient std is {times(grad)} the last layer's")
     if act > DEPTH:
-        parts.append(f"the last hidden layer's activation std is {fmt(act)}x the first's")
+        parts.append(f"the last hidden layer's activation std is {times(act)} the first's")
     if not parts:
         return None
     return Finding(
@@ -572,12 +577,17 @@ def trace(rec, stat, ax, title, log=False):
     n = values.shape[1]
     for i, c in enumerate(layer_colors(n)):
         label = f"layer {i + 1}" if n <= 4 or i in (0, n - 1) else None
-        ax.plot(rec.steps, values[:, i].numpy(), color=c, label=label)
+        ax.plot(rec.steps, values[:, i].numpy(), color=c, label=label, **sparse(values[:, i]))
     if log and (values > 0).any():
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_title(title)
     return ax
+
+
+def sparse(series):
+    """Line keywords that draw a dot at each point of a series with under 3 finite values (a line needs 2)."""
+    return {"marker": "o", "ms": 3} if int(torch.as_tensor(series).isfinite().sum()) < 3 else {}
 
 
 def colorful_dimension(rec, ax):
@@ -599,7 +609,7 @@ def colorful_dimension(rec, ax):
 def loss_panel(rec, ax):
     """The loss at every step (log scale when positive)."""
     loss = torch.tensor(rec.loss, dtype=torch.float64)
-    ax.plot(range(len(loss)), loss.numpy(), color="#0072B2", lw=1)
+    ax.plot(range(len(loss)), loss.numpy(), color="#0072B2", lw=1, **sparse(loss))
     finite = loss[loss.isfinite()]
     if len(finite) and finite.min() > 0 and finite.max() > 10 * finite.min():  # spans decades
         ax.set_yscale("log")
@@ -614,7 +624,7 @@ def fractions_panel(rec, ax):
         values = rec.stat(stat)
         for i, c in enumerate(layer_colors(values.shape[1])):
             if not values[:, i].isnan().all():
-                ax.plot(rec.steps, values[:, i].numpy(), color=c, ls=ls)
+                ax.plot(rec.steps, values[:, i].numpy(), color=c, ls=ls, **sparse(values[:, i]))
     ax.axhline(DEAD, color="black", ls="--", lw=1.2)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("step")

@@ -92,3 +92,19 @@ def test_each_mystery_is_named_as_its_exercise_expects():
         assert exercises.verdict(key, rec.verdict().name)[0], (number, rec.verdict())
     with pytest.raises(ValueError, match="^number"):
         nb08.mystery(6)
+
+
+def test_mystery_model_is_the_net_each_mystery_trains():
+    from helpers.diagnose import planted_model
+
+    for number in range(1, 6):
+        for seed in (0, 1):
+            got, want = (
+                nb08.mystery_model(number, seed),
+                planted_model(nb08.MYSTERIES[number - 1], "lecture", seed),
+            )
+            assert [type(m) for m in got] == [type(m) for m in want], (number, seed)
+            for a, b in zip(got.parameters(), want.parameters(), strict=True):
+                assert a.equal(b), (number, seed)
+    with pytest.raises(ValueError, match="^number"):
+        nb08.mystery_model(0)

@@ -125,6 +125,20 @@ def mystery(number, seed=0, every=6):
     return planted_run(MYSTERIES[number - 1], "lecture", seed, every=every)
 
 
+def mystery_model(number, seed=0):
+    """A fresh sick model of mystery `number` (1 to 5) for any seed: the net mystery(number, seed) trains.
+
+    Like the lesson's healthy net: 4 hidden layers of 16 units (8 for mysteries 1 and 2), ReLU with He's init
+    for even seeds and tanh with Xavier's gain 5/3 for odd ones, unless the mystery fixes the activation
+    (mysteries 1 and 3: ReLU; mystery 2: sigmoid). Mystery 4's problem is its rate, not its model.
+    """
+    from helpers.diagnose import planted_model
+
+    if number not in range(1, len(MYSTERIES) + 1):
+        raise ValueError(f"number: expected a mystery from 1 to {len(MYSTERIES)}, got {number!r}")
+    return planted_model(MYSTERIES[number - 1], "lecture", seed)
+
+
 def register(key, name, hint, wrong):
     exercise(key, "choice", Diagnosis(name), hint, wrong=wrong)
 
@@ -140,7 +154,8 @@ register(
     "08.2",
     "vanishing gradients",
     "read the bottom-left panel at step 0: how does layer 1's weight-gradient std compare with the last "
-    "layer's, and which is smaller? The update ratios (top right) say what that does to training",
+    "layer's, and which is smaller? Then the update ratios (top right): do the layers sit low together, "
+    "within a decade or two, or fan out over many decades, layer 1 lowest?",
     wrong=("exploding gradients", "learning rate too low", "saturation", "dead units", "healthy"),
 )
 register(
@@ -174,6 +189,7 @@ register(
     "08.6",
     "saturation",
     "read the bottom-right panel's dotted lines and the activation picture: where on tanh's range "
-    "(-1 to 1) do most outputs of layers 2 to 4 sit, and what is tanh's slope there?",
+    "(-1 to 1) do most outputs of layers 2 to 4 sit, and what is tanh's slope there? The weight-gradient "
+    "panel (bottom left) says whether anything shrinks with depth",
     wrong=("vanishing gradients", "exploding gradients", "dead units", "learning rate too low", "healthy"),
 )
