@@ -41,7 +41,10 @@ RATIOS = {  # key in latest.json -> (row, baseline row, target)
         6,
     ),
 }
-QUICK = {row for pair in RATIOS.values() for row in pair[:2]}  # --quick: just the rows of the ratios
+FLOOR = (f"torch.bmm floor, {SEEDS} deep digits nets", "helpers.train, deep digits net")  # no target: context
+QUICK = {row for pair in RATIOS.values() for row in pair[:2]} | {
+    FLOOR[0]
+}  # --quick: just the rows of the ratios
 
 
 def nets(n, make=lambda: helpers.lecture_net("relu")):
@@ -95,7 +98,31 @@ def digit_rows():
             make,
             lambda ms: helpers.train_many(ms, data, **DIGITS),
         )
+    table[f"torch.bmm floor, {SEEDS} deep digits nets"] = (SEEDS, deep_net, lambda ms: bmm_floor(ms, data))
     return table
+
+
+def bmm_floor(models, data):
+    """The arithmetic floor for many deep nets: batched matmuls, cross-entropy, momentum SGD; nothing else."""
+    weights = [
+        torch.stack([m.weight.detach().T for m in ms]).requires_grad_() for ms in zip(*map(linear, models))
+    ]
+    velocity = [torch.zeros_like(w) for w in weights]
+    for batches in helpers.batch_order(len(data.x_train), DIGITS["batch_size"], DIGITS["epochs"], seed=0):
+        for idx in batches:
+            h = data.x_train[idx].expand(len(models), -1, -1)  # (members, batch, 64)
+            for i, w in enumerate(weights):
+                h = torch.bmm(h, w) if i == len(weights) - 1 else torch.relu(torch.bmm(h, w))
+            y = data.y_train[idx].repeat(len(models))
+            loss = F.cross_entropy(h.flatten(0, 1), y, reduction="sum") / len(idx)
+            with torch.no_grad():
+                for w, v, g in zip(weights, velocity, torch.autograd.grad(loss, weights)):
+                    w.sub_(v.mul_(DIGITS["momentum"]).add_(g), alpha=DIGITS["lr"])
+
+
+def linear(model):
+    """The model's Linear layers in order."""
+    return [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
 
 
 def rows(max_models):
@@ -265,6 +292,15 @@ def report(table, times, memory, baseline, notebooks, repeats, extras):
         pairs = zip(times.get(row, []), times.get(baseline_row, []))
         result[key] = statistics.median([a / b for a, b in pairs] or [math.nan])
         result[key] = None if math.isnan(result[key]) else result[key]
+    if FLOOR[0] in times and FLOOR[1] in times:  # what batching can win at all on this CPU
+        result["deep_20_floor_over_one"] = statistics.median(
+            a / b for a, b in zip(times[FLOOR[0]], times[FLOOR[1]])
+        )
+        lines += [
+            "",
+            f"The arithmetic floor (bare torch.bmm) for the {SEEDS} deep nets: "
+            f"{result['deep_20_floor_over_one']:.1f}x one net by helpers.train.",
+        ]
     if "helpers.train, track=True" in times:
         train_ratios = zip(times["helpers.train, track=True"], times["helpers.train"])
         result["stats_overhead"] = statistics.median(a / b for a, b in train_ratios)
