@@ -424,34 +424,27 @@ def depth_ratios(rec):
     return float(grad), float(act)
 
 
-def vanishing(rec):
-    """Gradient or activation spread shrinking by more than DEPTH across the layers at step 0."""
+def spread_finding(rec, name, beyond, threshold):
+    """A Finding called `name` where a step-0 depth ratio (gradient or activation) passes its threshold."""
     grad, act = depth_ratios(rec)
     parts = []
-    if grad < 1 / DEPTH:
+    if beyond(grad):
         parts.append(f"the first layer's weight-gradient std is {times(grad)} the last layer's")
-    if act < 1 / DEPTH:
+    if beyond(act):
         parts.append(f"the last hidden layer's activation std is {times(act)} the first's")
     if not parts:
         return None
-    return Finding(
-        "vanishing gradients", f"at step {rec.steps[0]} {' and '.join(parts)} (threshold 1/{DEPTH:g})"
-    )
+    return Finding(name, f"at step {rec.steps[0]} {' and '.join(parts)} (threshold {threshold})")
+
+
+def vanishing(rec):
+    """Gradient or activation spread shrinking by more than DEPTH across the layers at step 0."""
+    return spread_finding(rec, "vanishing gradients", lambda r: r < 1 / DEPTH, f"1/{DEPTH:g}")
 
 
 def exploding(rec):
     """Gradient or activation spread growing by more than DEPTH across the layers at step 0."""
-    grad, act = depth_ratios(rec)
-    parts = []
-    if grad > DEPTH:
-        parts.append(f"the first layer's weight-gradient std is {times(grad)} the last layer's")
-    if act > DEPTH:
-        parts.append(f"the last hidden layer's activation std is {times(act)} the first's")
-    if not parts:
-        return None
-    return Finding(
-        "exploding gradients", f"at step {rec.steps[0]} {' and '.join(parts)} (threshold {DEPTH:g}x)"
-    )
+    return spread_finding(rec, "exploding gradients", lambda r: r > DEPTH, f"{DEPTH:g}x")
 
 
 def update_median(rec):

@@ -1,30 +1,16 @@
 """The checked exercises of 00: answerable, and not answered anywhere in the lesson."""
 
-import json
-from pathlib import Path
-
 import torch
+from notebook_text import lesson_text
 
 from helpers import exercises
 from helpers.data import lecture_split
 from helpers.stats import probe as helpers_probe
 
-LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "00_toolkit.ipynb"
-
-
-def lesson_text():
-    """Every source line and text output of the lesson, as one string."""
-    cells = json.loads(LESSON.read_text())["cells"]
-    parts = ["".join(c["source"]) for c in cells]
-    for c in cells:
-        for o in c.get("outputs", []):
-            parts.append("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")))
-    return "\n".join(parts)
-
 
 def test_exercise_1_asks_for_a_level_the_lesson_never_prints():
     level = lecture_split(seed=1).constant_mse()
-    text = lesson_text()
+    text = lesson_text("00_toolkit.ipynb")
     assert not any(f"{level:.{d}f}" in text for d in (1, 2, 3)), "the lesson prints exercise 1's answer"
     assert exercises.verdict("00.1", lecture_split(seed=0).constant_mse())[0] is False  # the printed level
 

@@ -1,24 +1,11 @@
 """The checked exercises of 01: right answers accepted, likely mistakes refused, none shown in the lesson."""
 
-import json
 import math
-from pathlib import Path
 
 import torch
+from notebook_text import lesson_text
 
 from helpers import exercises
-
-LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "01_vanishing_exploding.ipynb"
-
-
-def lesson_text():
-    """Every source line and text output of the lesson, as one string."""
-    cells = json.loads(LESSON.read_text())["cells"]
-    parts = ["".join(c["source"]) for c in cells]
-    for c in cells:
-        for o in c.get("outputs", []):
-            parts.append("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")))
-    return "\n".join(parts)
 
 
 def newman(n):
@@ -35,7 +22,7 @@ def test_exercise_1_accepts_the_critical_scale_however_it_is_given():
 
 
 def test_exercise_1_and_3_answers_are_not_printed_in_the_lesson():
-    text = lesson_text()
+    text = lesson_text("01_vanishing_exploding.ipynb")
     for answer in (math.exp(-newman(8)), math.sqrt(6 / 32)):
         assert not any(f"{answer:.{d}f}" in text for d in (2, 3)), answer
 
