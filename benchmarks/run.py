@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 import helpers
+from helpers.checks import linear_layers
 from helpers.lecture import model_train_test
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,9 +105,8 @@ def digit_rows():
 
 def bmm_floor(models, data):
     """The arithmetic floor for many deep nets: batched matmuls, cross-entropy, momentum SGD; nothing else."""
-    weights = [
-        torch.stack([m.weight.detach().T for m in ms]).requires_grad_() for ms in zip(*map(linear, models))
-    ]
+    layers = zip(*map(linear_layers, models))  # per layer: that layer of every member
+    weights = [torch.stack([m.weight.detach().T for m in ms]).requires_grad_() for ms in layers]
     velocity = [torch.zeros_like(w) for w in weights]
     for batches in helpers.batch_order(len(data.x_train), DIGITS["batch_size"], DIGITS["epochs"], seed=0):
         for idx in batches:
@@ -118,11 +118,6 @@ def bmm_floor(models, data):
             with torch.no_grad():
                 for w, v, g in zip(weights, velocity, torch.autograd.grad(loss, weights)):
                     w.sub_(v.mul_(DIGITS["momentum"]).add_(g), alpha=DIGITS["lr"])
-
-
-def linear(model):
-    """The model's Linear layers in order."""
-    return [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
 
 
 def rows(max_models):
