@@ -36,6 +36,7 @@ COLORS = {
     "uniform": SKY,
     "zeros": GREY,
     "constant": GREY,
+    "orthogonal": YELLOW,  # the palette's last free colour; draw it with dark edges
     "relu": VERMILLION,
     "tanh": SKY,
     "sigmoid": PURPLE,

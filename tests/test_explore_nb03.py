@@ -34,3 +34,59 @@ def test_bad_settings_are_named():
         nb03.explore(helpers.lecture_split(), epochs=0)
     with pytest.raises(ValueError, match="^scheme:"):
         nb03.explore(helpers.lecture_split(), scheme="xavier")
+
+
+def test_lecture_nets_share_biases_across_schemes():
+    default, xavier = (nb03.lecture_nets("tanh", 2, s, [3])[0] for s in ("default", "xavier_uniform"))
+    torch.testing.assert_close(default[0].bias, xavier[0].bias)
+    assert not torch.equal(default[0].weight, xavier[0].weight)
+
+
+def test_compare_schemes_matches_one_net_trained_alone():
+    data = helpers.lecture_split()
+    loss, run = nb03.compare_schemes(
+        data, "sigmoid", 2, ["default", "xavier_uniform"], seeds=3, epochs=2, track=True
+    )
+    assert loss.shape == (2, 3, 2) and nb03.gradient_ratio(run, 2).shape == (2, 3, 2)
+    alone = helpers.train(
+        nb03.lecture_nets("sigmoid", 2, "xavier_uniform", [1])[0], data, epochs=2, verbose=False
+    )
+    torch.testing.assert_close(
+        loss[1, 1], torch.tensor(alone.test_loss, dtype=loss.dtype), rtol=1e-3, atol=1e-4
+    )
+
+
+def test_variance_gap_is_the_closed_form():
+    assert abs(nb03.variance_gap() - (0.4 * 108) ** 0.5) < 1e-9  # sqrt(0.4 / (1/12 * 1/3 * 1/3))
+
+
+def test_ratio_at_init_is_first_over_last_gradient_std():
+    data = helpers.lecture_split()
+    r = nb03.ratio_at_init(data, "default", seeds=2)
+    model = nb03.full_gradients(nb03.lecture_nets("sigmoid", 3, "default", [1])[0], data)
+    torch.testing.assert_close(r[1], model[0].weight.grad.std() / model[-1].weight.grad.std())
+
+
+def test_wide_factors_agree_with_the_exercise_checker():
+    factors, _ = nb03.wide_factors("sigmoid", width=32, hidden=4)
+    model, x, y = nb03.wide_net("sigmoid", "xavier_normal", width=32, hidden=4)
+    d = [g.std() for g in helpers.probe(model, x, y).output_grads[:-1]]
+    torch.testing.assert_close(factors, torch.stack([a / b for a, b in zip(d, d[1:])]))
+    assert (factors < 0.3).all()  # about sigmoid's peak slope 1/4, up to a 32-wide net's noise
+
+
+def test_left_constant_counts_seeds_below_the_level():
+    loss = torch.tensor([[[10.0, 5.0], [10.0, 10.0]]])  # (scheme, seed, epoch)
+    assert nb03.left_constant(loss, 10.0).tolist() == [[0.0, 0.5]]
+
+
+def test_shrink_per_layer_of_a_wide_default_sigmoid_net_is_near_sqrt_48():
+    assert (
+        abs(nb03.shrink_per_layer(*nb03.wide_net("sigmoid", "default", width=256, hidden=6)) / 48**0.5 - 1)
+        < 0.1
+    )
+
+
+def test_share_between_names_the_range_or_the_share():
+    assert nb03.share_between(0.3, 0.2, 0.4) == "20 % to 40 %" == nb03.share_between(0.2, 0.2, 0.4)
+    assert nb03.share_between(0.5, 0.2, 0.4) == "50 %, outside 20 % to 40 %"

@@ -24,6 +24,8 @@ REWRITTEN = [
     "deeper/01_vanishing_exploding.ipynb",
     "02_glorot_condition.ipynb",
     "deeper/02_glorot_condition.ipynb",
+    "03_xavier.ipynb",
+    "deeper/03_xavier.ipynb",
     "08_clinic.ipynb",
     "deeper/08_clinic.ipynb",
 ]

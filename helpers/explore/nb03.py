@@ -1,4 +1,4 @@
-"""Lesson 03's explorer: one lecture net under a chosen scheme and gain; weights, gradients, test MSE."""
+"""Lesson 03's machinery: lecture nets under several schemes side by side, gradient ratios, wide nets."""
 
 import math
 
@@ -8,12 +8,40 @@ from torch import nn
 
 from helpers.checks import check_positive_int
 from helpers.init import init_weights, predicted_stds
-from helpers.models import lecture_net
-from helpers.plots import loss_curves, panels, weights_vp
+from helpers.many import train_many
+from helpers.models import lecture_net, mlp
+from helpers.plots import PREDICTED, color, loss_curves, panels, spread, weights_vp
+from helpers.stats import probe
 from helpers.train import train
 
 GAINS = [("1", 1.0), ("5/3 (tanh)", 5 / 3), ("sqrt 2 (relu)", math.sqrt(2)), ("4", 4.0), ("1/2", 0.5)]
 SCHEMES = ["default", "xavier_uniform", "xavier_normal", "kaiming_uniform"]
+LABELS = {"default": "default", "xavier_uniform": "Xavier uniform", "xavier_normal": "Xavier normal"}
+
+
+def lecture_nets(activation, hidden, scheme, seeds, gain=1.0):
+    """One lecture net per seed, its weights redrawn by `scheme`; the biases keep torch's draw of that seed,
+    so the nets of one seed under different schemes share their biases."""
+    nets = []
+    for s in seeds:
+        torch.manual_seed(s)
+        nets.append(init_weights(lecture_net(activation, hidden), scheme, gain=gain))
+    return nets
+
+
+def compare_schemes(data, activation, hidden, schemes, seeds=200, epochs=20, gain=1.0, track=False):
+    """Train `seeds` lecture nets per scheme (SGD lr 0.03, batches of 10, all nets on the same batches) in
+    one train_many call; (test MSE (scheme, seed, epoch), the ManyHistory)."""
+    check_positive_int(seeds, "seeds")
+    nets = [m for s in schemes for m in lecture_nets(activation, hidden, s, range(seeds), gain)]
+    run = train_many(nets, data, epochs=epochs, lr=0.03, track=track)
+    return run.test_loss.view(len(schemes), seeds, epochs), run
+
+
+def gradient_ratio(run, n_schemes):
+    """r = first / last layer weight-gradient std on the whole training set, (scheme, seed, epoch)."""
+    g = run.layers["grad_std"]  # (models, epochs, layers)
+    return (g[..., 0] / g[..., -1]).view(n_schemes, -1, g.shape[1])
 
 
 def full_gradients(model, data):
@@ -23,19 +51,126 @@ def full_gradients(model, data):
     return model
 
 
+def ratio_at_init(data, scheme, seeds=200, activation="sigmoid", hidden=3):
+    """(seeds,) r of freshly drawn lecture nets, before any training."""
+    ratios = []
+    for m in lecture_nets(activation, hidden, scheme, range(seeds)):
+        g = [layer.weight.grad.std() for layer in full_gradients(m, data)[::2]]
+        ratios.append(g[0] / g[-1])
+    return torch.stack(ratios)
+
+
+def variance_gap(hidden=3, width=4):
+    """Xavier's r over the default's predicted from the weights alone: sqrt of the ratio of the products of
+    n_out * sigma^2 along the backward path from the output layer to layer 2 (slopes taken as equal)."""
+    net = lecture_net("sigmoid", hidden)
+    path = {s: 1.0 for s in ("default", "xavier_uniform")}
+    for scheme in path:
+        for layer, std in list(zip(net[::2], predicted_stds(net, scheme)))[1:]:
+            path[scheme] *= layer.out_features * std**2
+    return math.sqrt(path["xavier_uniform"] / path["default"])
+
+
+def left_constant(loss, constant, level=0.9):
+    """Share of seeds whose test MSE is below level x the constant-prediction MSE, (scheme, epoch)."""
+    return (loss < level * constant).float().mean(dim=1)
+
+
+def share_between(share, low, high):
+    """'low % to high %' if low <= share <= high, else the share: a claim that reads the same on any CPU."""
+    share, span = float(share), f"{100 * low:.0f} % to {100 * high:.0f} %"
+    return span if low <= share <= high else f"{100 * share:.0f} %, outside {span}"
+
+
+def plot_sigmoid3(ratio, left, axes=None):
+    """Left: r over the epochs of the short run (median, quartiles); right: share of seeds off the plateau."""
+    axes = axes if axes is not None else panels(2)[1]
+    epochs = range(1, ratio.shape[2] + 1)
+    for i, name in enumerate(["default", "Xavier uniform"]):
+        spread(epochs, ratio[i], ax=axes[0], label=name, log=True)
+    axes[0].set(xlabel="epoch", ylabel="r = layer 1 / layer 4 grad std", xticks=list(epochs))
+    axes[0].set_title("Xavier's r is about 3x larger")
+    for i, name in enumerate(["default", "Xavier uniform"]):
+        axes[1].plot(range(1, left.shape[1] + 1), left[i], label=name)
+    axes[1].set(xlabel="epoch", ylabel="share of seeds off the plateau", ylim=(0, 1))
+    axes[1].set_title("Only Xavier nets leave the plateau")
+    axes[1].legend()
+    return axes
+
+
+def wide_factors(activation, gain=1.0, width=256, hidden=10, seed=0):
+    """Backward factors std(delta_l) / std(delta_l+1) of a wide Xavier-normal net (zero biases) at init,
+    hidden layer 1 first, and the probe they come from (1000 standard-normal inputs, random targets)."""
+    p = probe(*wide_net(activation, "xavier_normal", width, hidden, seed, gain))
+    d = torch.stack([g.std() for g in p.output_grads[:-1]])  # hidden layers only, first first
+    return d[:-1] / d[1:], p
+
+
+def plot_factors(factors, ax=None):
+    """One line per (activation, gain): the backward factor of each hidden layer, 1 and 1/4 marked."""
+    ax = ax if ax is not None else panels(1)[1]
+    for (activation, gain), f in factors.items():
+        label = f"{activation}, gain {'5/3' if gain != 1 else '1'}"
+        style = {"ls": "--" if gain != 1 else "-", "color": color(activation)}
+        ax.plot(range(1, len(f) + 1), f, marker="o", label=label, **style)
+    ax.axhline(1.0, color="grey", lw=1.2)
+    ax.axhline(0.25, color=PREDICTED, ls=":", lw=1.5, label="1/4, sigmoid's peak slope")
+    ax.set(xlabel="hidden layer l", ylabel="std(δ_l) / std(δ_l+1)", ylim=(0, 1.3))
+    ax.set_title("Per layer, sigmoid keeps 1/4, tanh nearly all")
+    ax.legend(loc="center right")
+    return ax
+
+
+def plot_training(loss, ahead, constant, names, axes=None):
+    """Left: median and quartiles of the test MSE per scheme; right: share of seeds with Xavier ahead."""
+    axes = axes if axes is not None else panels(2)[1]
+    epochs = range(1, loss.shape[2] + 1)
+    for i, name in enumerate(names):
+        spread(epochs, loss[i], ax=axes[0], label=LABELS.get(name, name))
+    axes[0].axhline(constant, color="grey", ls="--", lw=1.2, label="predicts a constant")
+    axes[0].set(xlabel="epoch", ylabel="test MSE", ylim=(0, 1.15 * constant))
+    axes[0].set_title("Xavier starts faster")
+    axes[0].legend()
+    axes[1].plot(epochs, ahead, marker="o", color=color("xavier_uniform"), label="Xavier uniform ahead")
+    axes[1].axhline(0.5, color="grey", ls="--", lw=1.2, label="a coin toss")
+    axes[1].set(xlabel="epoch", ylabel="share of same-seed pairs", ylim=(0, 1))
+    axes[1].set_title("Then the default catches up")
+    axes[1].legend()
+    return axes
+
+
+def shrink_per_layer(model, x, y):
+    """Geometric mean over neighbouring hidden layers of std(delta_l+1) / std(delta_l), one MSE backward."""
+    d = torch.stack([g.std() for g in probe(model, x, y).output_grads[:-1]])
+    return (d[1:] / d[:-1]).log().mean().exp().item()
+
+
+def wide_net(activation, scheme, width=256, hidden=10, seed=0, gain=1.0):
+    """(model, x, y): a wide net with zero biases and `scheme` weights, 1000 standard-normal inputs x and
+    random targets y."""
+    torch.manual_seed(seed)
+    x, y = torch.randn(1000, width), torch.randn(1000, width)
+    model = init_weights(mlp([width] * (hidden + 2), activation), scheme, gain=gain, bias=0.0)
+    return model, x, y
+
+
 def explore(
     data, activation="sigmoid", hidden=3, scheme="xavier_uniform", gain=1.0, epochs=5, seed=0, progress=False
 ):
     """Train one lecture net from `seed` (SGD lr 0.03); draw it; return (r, final test MSE).
 
-    r is the first layer's weight-gradient std over the last layer's, on the whole training set.
+    r is the first layer's weight-gradient std over the last layer's, on the whole training set. The gain
+    applies to the Xavier schemes only (the default and kaiming_uniform ignore it: see the title).
     """
     check_positive_int(epochs, "epochs")
     torch.manual_seed(seed)
+    gain = gain if scheme.startswith("xavier") else 1.0
     model = init_weights(lecture_net(activation, hidden), scheme, gain=gain)
     predicted = predicted_stds(model, scheme, gain=gain)
     _, axes = panels(3)
-    weights_vp(model, "weight", ax=axes[0], predicted=predicted, title="weights at the start")
+    weights_vp(
+        model, "weight", ax=axes[0], predicted=predicted, band="bound", title=f"weights, gain {gain:.3g}"
+    )
     history = train(model, data, epochs=epochs, lr=0.03, seed=0, verbose=False, progress=progress)
     stds = [m.weight.grad.std().item() for m in full_gradients(model, data)[::2]]  # first to last layer
     weights_vp(model, "grad", ax=axes[1], log=True, title=f"gradients after {epochs} epochs")
@@ -63,3 +198,28 @@ def widget(data):
         seed=widgets.IntSlider(0, 0, 50),
         progress=widgets.fixed(True),  # a bar while it trains (live sessions only)
     )
+
+
+def lecture_shrink(data, scheme, seeds=100, hidden=4):
+    """(seeds,) shrink per sigmoid layer of lecture nets at init, one backward pass on the training set."""
+    nets = lecture_nets("sigmoid", hidden, scheme, range(seeds))
+    return torch.tensor([shrink_per_layer(m, data.x_train, data.y_train) for m in nets])
+
+
+def plot_same_size(losses, constant, names, axes=None):
+    """One panel per activation ({activation: (scheme, seed, epoch)}): median and quartiles per scheme."""
+    axes = axes if axes is not None else panels(len(losses), sharey=True)[1]
+    for ax, (activation, loss) in zip(axes, losses.items()):
+        epochs = range(1, loss.shape[2] + 1)
+        for i, name in enumerate(names):
+            spread(epochs, loss[i], ax=ax, label=LABELS.get(name, name))
+        ax.axhline(constant, color="grey", ls="--", lw=1.2, label="predicts a constant")
+        verdict = "trains" if loss[:, :, -1].median() < 0.9 * constant else "stuck under every init"
+        ax.set(
+            xlabel="epoch",
+            ylabel="test MSE",
+            ylim=(0, 1.15 * constant),
+            title=f"{activation}, 4 layers: {verdict}",
+        )
+    axes[-1].legend()
+    return axes
