@@ -4,6 +4,7 @@ import base64
 import io
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -11,13 +12,15 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from helpers import theory
 from helpers.data import lecture_split
+from helpers.init import SCHEMES as INIT_SCHEMES
 from helpers.init import init_weights, predicted_stds
+from helpers.many import train_many
 from helpers.models import mlp
-from helpers.plots import loss_curves, weights_vp
+from helpers.plots import loss_curves, spread, weights_vp
 from helpers.stats import probe
 from helpers.train import History, train
 
@@ -25,6 +28,8 @@ ACTIVATIONS = {"ReLU": "relu", "leaky ReLU": "leaky_relu", "ELU": "elu", "tanh":
 ACTIVATIONS["linear (none)"] = "identity"
 SCHEMES = {"torch default": "default", "Xavier normal": "xavier_normal", "Xavier uniform": "xavier_uniform"}
 SCHEMES |= {"He normal": "kaiming_normal", "He uniform": "kaiming_uniform", "N(0, 1)": "normal"}
+if "orthogonal" in INIT_SCHEMES:  # Saxe et al. (2014); helpers.init has it from lesson 04's rewrite on
+    SCHEMES["orthogonal"] = "orthogonal"
 NET = {"activation": "tanh", "scheme": "default", "gain": 1.0, "depth": 10, "width": 64, "seed": 0}
 DEFAULTS = NET | {"epochs": 5, "lr": 0.003}  # the app starts from tanh with torch's default init
 OVERFLOW = (
@@ -120,40 +125,61 @@ def titles(init):
     depth = len(init.act) - 1
     first, last = init.act[0], init.act[depth - 1]  # the first and the last hidden layer
     act = f"Activations keep their size from layer 1 to {depth}"
-    if min(first, last) == 0:
+    if depth == 1:
+        act = f"One hidden layer: activation RMS {first:.2g}"
+    elif min(first, last) == 0:
         act = "A hidden layer is dead: all its outputs are exactly 0"
     elif not 0.5 <= last / first <= 2:
         size = f"{'shrink' if last < first else 'grow'} {times(max(last / first, first / last))}x"
         act = f"Activations {size} by layer {depth}"
-    first, last = init.grad[0], init.grad[-1]  # layer 1 and the output layer
-    grad = "Layer 1's gradient is as large as the output's"
+    # layer 1 against the last hidden layer (the output layer, a single unit, only when there is no other)
+    first, last = init.grad[0], init.grad[max(depth - 1, 1)]
+    other = f"layer {depth}'s" if depth > 1 else "the output's"
+    grad = f"Layer 1's gradient matches {other}"
     if min(first, last) == 0:
         grad = "Some weights get no gradient at all"
     elif not 0.5 <= first / last <= 2:
-        size = f"{times(max(first / last, last / first))}x {'below' if first < last else 'above'}"
-        grad = f"Layer 1's gradient: {size} the output's"
+        size = "below" if first < last else "above"
+        grad = f"Layer 1's gradient {times(max(last / first, first / last))}x {size} {other}"
     return act, grad
 
 
 def draw_init(init, axes=None):
-    """Violins of each layer's activations and weight gradients (log scale), the predicted RMS as diamonds."""
+    """Violins of each layer's activations and weight gradients (log scale), measured and predicted.
+
+    The black bar is the median of log10 |value|, which sits below log10 of the RMS; the hollow circle is the
+    measured RMS, the one to compare with the predicted RMS (red diamond). The last layer is labelled 'out'.
+    """
     axes = axes if axes is not None else plt.subplots(1, 2, figsize=INIT_SIZE)[1]
     act, grad = titles(init)
     weights_vp(init.model, "act", x=init.x, ax=axes[0], log=True, predicted=init.act_pred, title=act)
     weights_vp(init.model, "grad", ax=axes[1], log=True, predicted=init.grad_pred, title=grad)
-    for ax in axes:
-        ax.get_legend().get_texts()[0].set_text("predicted RMS")
+    n = len(init.act)
+    for ax, measured in zip(axes, (init.act, init.grad)):
+        shown = [int(t) for t in ax.get_xticks() if 1 <= t <= n and t == int(t)]
+        logs = [math.log10(measured[i - 1]) if measured[i - 1] > 0 else math.nan for i in shown]
+        ax.scatter(shown, logs, marker="o", s=30, facecolors="none", edgecolors="black", zorder=4)
+        ax.collections[-1].set_label("measured RMS")
+        ax.plot([], [], color="black", lw=1, label="median of log10 |value|")
+        ax.get_legend().remove()
+        for c in ax.collections:
+            c.set_label(c.get_label().replace("predicted std", "predicted RMS"))
+        ax.legend(loc="upper right")
+        ticks, names = ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()]
+        if len(ticks) and ticks[-1] == n:
+            ax.set_xticks(ticks, names[:-1] + ["out"])
     return axes
 
 
 def describe(init):
-    """Two lines of the numbers behind the picture: first and last layers, measured and predicted."""
+    """Two lines of the numbers behind the picture: first and last hidden layers, measured and predicted."""
     d = len(init.act) - 1
     act, pred, grad, g_pred = init.act, init.act_pred, init.grad, init.grad_pred
     return (
         f"activation RMS: layer 1 {act[0]:.2g} (predicted {pred[0]:.2g}), "
         f"layer {d} {act[d - 1]:.2g} (predicted {pred[d - 1]:.2g})\n"
-        f"weight-gradient RMS: layer 1 {grad[0]:.2g} (predicted {g_pred[0]:.2g}), output layer {grad[-1]:.2g}"
+        f"weight-gradient RMS: layer 1 {grad[0]:.2g} (predicted {g_pred[0]:.2g}), "
+        f"layer {d} {grad[d - 1]:.2g} (predicted {g_pred[d - 1]:.2g}), output layer {grad[-1]:.2g}"
     )
 
 
@@ -178,6 +204,47 @@ def train_copy(**settings):
     """The History of a whole training run of these settings (see training)."""
     last = deque(training(**settings), maxlen=1)
     return last[0] if last else History(name="test MSE")
+
+
+def train_seeds(seeds=range(20), epochs=5, lr=0.003, data=None, **net):
+    """One copy of the network of these settings per seed, trained side by side (train_many); ManyHistory.
+
+    Its extra field init_loss, (seeds,), is each net's test MSE before training (epoch 0 of draw_seeds).
+    """
+    data = data or lecture_split()
+    models = [build(**(NET | net | {"seed": s}))[0] for s in seeds]
+    with torch.no_grad():
+        init = [(m(data.x_test) - data.y_test).pow(2).mean().item() for m in models]
+    runs = train_many(models, data, epochs=epochs, lr=lr, seed=list(seeds))
+    runs.init_loss = torch.tensor(init)
+    return runs
+
+
+def draw_seeds(runs, constant, ax=None):
+    """Median test MSE per epoch from epoch 0 (init), quartiles over seeds; the title says who learns."""
+    ax = ax if ax is not None else plt.subplots(figsize=TRAIN_SIZE)[1]
+    ax.axhline(constant, color="grey", ls=(0, (2, 3)), lw=1, label="predicts a constant", zorder=1)
+    for label, run in runs.items():  # a label naming a scheme ('torch default') takes its colour
+        loss, first = run.test_loss, getattr(run, "init_loss", None)
+        loss = torch.cat([first[:, None], loss], 1) if first is not None else loss
+        start = 0 if first is not None else 1
+        band = f"{label}: quartiles over {len(loss)} seeds"
+        spread(range(start, start + loss.shape[1]), loss, ax=ax, label=label, log=True, band_label=band)
+        ax.lines[-1].set(lw=2.5, marker="o", ms=4, zorder=3)
+        [legend] = [c for c in ax.collections if c.get_gid() == "band legend" and c.get_label() == band]
+        legend.set(facecolor=ax.lines[-1].get_color(), alpha=0.3)  # each band's own colour in the legend
+    learns = [k for k, r in runs.items() if r.test_loss[:, -1].median() < 0.9 * constant]
+    stuck = [k for k in runs if k not in learns]
+    parts = [f"{' and '.join(learns)} nets learn"] if learns else []
+    parts += [f"{' and '.join(stuck)} nets stay at a constant"] if stuck else []
+    seeds = len(next(iter(runs.values())).test_loss)
+    title = "; ".join(parts) + f" ({seeds} seeds)"
+    ax.set(title=title[:1].upper() + title[1:], xlabel="epoch", ylabel="test MSE (log scale)")
+    ax.set_ylim(min(0.3, 0.8 * float(min(r.test_loss.min() for r in runs.values()))), 50)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend()
+    return ax
 
 
 def draw_training(hist, epochs, constant, ax=None):
@@ -211,6 +278,14 @@ def png(fig):
 
 def text(s):
     return {"output_type": "stream", "name": "stdout", "text": s + "\n"}
+
+
+def status(hist, epochs, seconds):
+    """The status line during a run: the epoch, its test MSE, the time taken and the time still to go."""
+    done = len(hist.test_loss)
+    left = seconds / done * (epochs - done)
+    loss = hist.test_loss[-1]
+    return f"epoch {done} of {epochs}: test MSE {loss:.2g} ({seconds:.0f} s, about {left:.0f} s to go)"
 
 
 def controls():
@@ -264,8 +339,8 @@ class Playground(widgets.VBox):
         columns = widgets.Layout(grid_template_columns="repeat(3, 360px)")
         buttons = widgets.HBox([self.train_button, self.stop_button, self.progress, self.status])
         style = widgets.HTML(
-            "<style>.playground .widget-label, .playground .widget-readout, .playground select"
-            " {font-size: 15px}</style>"
+            "<style>.playground .widget-label, .playground .widget-readout, .playground select,"
+            " .playground button, .playground pre {font-size: 15px}</style>"
         )  # readable from the back of a lecture room
         grid = widgets.GridBox(list(self.controls.values()), layout=columns)
         super().__init__([style, grid, self.at_init, buttons, self.trained])
@@ -323,21 +398,22 @@ class Playground(widgets.VBox):
 
     def train(self, settings, run):
         """The thread's work: train epoch by epoch, show the progress, stop when cancelled, draw the curve."""
-        hist = History(name="test MSE")
+        hist, start = History(name="test MSE"), time.monotonic()
         try:
             for hist in training(**settings, data=self.data):
                 with self.lock:
                     if run.cancel.is_set():
                         break
                     self.progress.value = len(hist.test_loss)
-                    self.status.value = f"epoch {len(hist.test_loss)}: test MSE {hist.test_loss[-1]:.2g}"
+                    self.status.value = status(hist, settings["epochs"], time.monotonic() - start)
             outputs = self.curve(hist, settings)
         except Exception as e:  # show it in the app rather than lose it in a thread
             outputs = (text(f"Training failed: {type(e).__name__}: {e}"),)
         with self.lock:
             if not run.discard:
                 self.trained.outputs = outputs
-                self.buttons(False, "Stopped." if run.cancel.is_set() else "Done.")
+                took = f"after {time.monotonic() - start:.0f} s."
+                self.buttons(False, f"Stopped {took}" if run.cancel.is_set() else f"Done {took}")
             if self.run is run:
                 self.run = None
 
@@ -353,3 +429,40 @@ class Playground(widgets.VBox):
 def app(data=None, **settings):
     """The playground app as a widget: display it, or leave it as a cell's last line."""
     return Playground(data, **settings)
+
+
+def varying(acts):
+    """Per layer, the share of the RMS that changes with the input: RMS(a - mean over inputs) / RMS(a)."""
+    return [rms(a - a.mean(0)) / rms(a) if rms(a) else 0.0 for a in acts]
+
+
+def per_example(p):
+    """Per layer, the RMS of one example's weight gradient (mean over the examples of its mean square)."""
+    out = []
+    for a, d in zip(p.inputs, p.output_grads):  # d/dz of the batch mean: one example's is len(x) times it
+        sq = (d * len(d)).pow(2).sum(1) * a.pow(2).sum(1) / (d.shape[1] * a.shape[1])
+        out.append(sq.mean().sqrt().item())
+    return out
+
+
+def seeds_at_init(seeds=range(20), data=None, **net):
+    """Over seeds, in double precision: ratios of the picture at init (last hidden layer d, layer 1).
+
+    act: RMS of layer d over layer 1; varying / out_varying: the input-dependent share of layer d's / the
+    output's RMS (see varying); grad, grad_example, grad_pred: layer 1's weight-gradient RMS over layer
+    d's for the batch gradient, one example's, and the backward recursion's. Tensors of shape (seeds,).
+    """
+    data, rows = data or lecture_split(), []
+    x, y = data.x_train.double(), data.y_train.double()
+    for s in seeds:
+        model, stds = build(**(NET | net | {"seed": s}))
+        p = probe(model.double(), x, y)
+        d = len(p.acts) - 2  # the last hidden layer, 0-based
+        act, share = [rms(a) for a in p.acts], varying(p.acts)
+        grad, ex = [rms(g) for g in p.weight_grads], per_example(p)
+        pred = predicted(model, stds, (NET | net)["activation"])[1]
+        rows.append(
+            [act[d] / act[0], share[d], share[-1], grad[0] / grad[d], ex[0] / ex[d], pred[0] / pred[d]]
+        )
+    keys = ["act", "varying", "out_varying", "grad", "grad_example", "grad_pred"]
+    return dict(zip(keys, torch.tensor(rows, dtype=torch.float64).T))

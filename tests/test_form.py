@@ -26,6 +26,7 @@ REWRITTEN = [
     "deeper/02_glorot_condition.ipynb",
     "03_xavier.ipynb",
     "deeper/03_xavier.ipynb",
+    "07_playground.ipynb",
     "08_clinic.ipynb",
     "deeper/08_clinic.ipynb",
 ]

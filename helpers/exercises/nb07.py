@@ -87,9 +87,13 @@ exercise(
     "function",
     _next_q,
     "q' = n * std^2 * E[phi(z)^2] + 1/(3n), with z ~ N(0, q): the second moment of phi(z), not its variance "
-    "and not q itself; estimate it from many samples of z",
+    "and not q itself, plus the bias's variance; estimate it from at least 10,000 samples of z",
     wrong=(_no_bias, _linear, _variance_not_moment, lambda q, n, std, phi: _next_q(q, n, std**0.5, phi)),
-    rel_tol=0.02,
+    # A Monte-Carlo answer from N samples has a relative standard error of at most 2.15/sqrt(N) on these
+    # inputs (the ReLU one; tanh and sigmoid 0.8/sqrt(N) or less): 2.2 % at N = 10,000, so 8 % is 3.7 standard
+    # errors there (about 1 rejection in 5,000) and 12 at N = 100,000. Every wrong answer above is more than
+    # 20 % off on some input (tests/test_exercises_nb07.py).
+    rel_tol=0.08,
     inputs=_next_q_inputs,
 )
 exercise(
