@@ -11,17 +11,30 @@ from helpers.train import batch_order
 
 
 def lr_range_test(
-    model, data, lr_min=1e-4, lr_max=1.0, steps=100, seed=0, batch_size=10, smooth=0.0, blowup=4.0, loss="mse"
+    model,
+    data,
+    lr_min=1e-4,
+    lr_max=1.0,
+    steps=100,
+    seed=0,
+    batch_size=10,
+    smooth=0.0,
+    blowup=4.0,
+    loss="mse",
+    on="train",
 ):
     """(lrs, losses): one SGD step per batch while the rate grows geometrically from lr_min to lr_max.
 
-    losses[i] is the loss on the whole training set after the step at lrs[i], averaged over the steps so far
-    with weights smooth**age (an exponential moving average, bias-corrected; smooth=0 keeps it as measured).
+    losses[i] is a loss measured at step i, averaged over the steps so far with weights smooth**age (an
+    exponential moving average, bias-corrected; smooth=0 keeps it as measured). on="train": the loss on the
+    whole training set after the step at lrs[i]; on="batch": the loss of step i's own batch before its step
+    (what fast.ai's lr_find smooths: no extra forward pass, so long tests stay cheap).
     The test stops once that loss is not finite or exceeds `blowup` times its lowest value. The batches are
     helpers.batch_order's for `seed`. Afterwards the model's weights, buffers and .grad are as they were,
     even if a step raised.
     """
     check_args(model, data, lr_min, lr_max, steps, batch_size, smooth, blowup, loss)
+    check_choice(on, ("train", "batch"), "on")
     saved = copy.deepcopy(model.state_dict())
     saved_grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
     lrs = torch.logspace(math.log10(lr_min), math.log10(lr_max), steps).tolist()
@@ -32,10 +45,13 @@ def lr_range_test(
         for i, (lr, idx) in enumerate(zip(lrs, batches), 1):
             opt.param_groups[0]["lr"] = lr
             opt.zero_grad()
-            loss_fn(model(data.x_train[idx]), data.y_train[idx]).backward()
+            value = loss_fn(model(data.x_train[idx]), data.y_train[idx])
+            value.backward()
             opt.step()
-            with torch.no_grad():
-                average = smooth * average + (1 - smooth) * loss_fn(model(data.x_train), data.y_train).item()
+            if on == "train":
+                with torch.no_grad():
+                    value = loss_fn(model(data.x_train), data.y_train)
+            average = smooth * average + (1 - smooth) * value.item()
             losses.append(average / (1 - smooth**i))
             if not math.isfinite(losses[-1]) or losses[-1] > blowup * min(losses):
                 break  # the loss has blown up: larger rates will not tell us more
@@ -46,14 +62,45 @@ def lr_range_test(
     return lrs[: len(losses)], losses
 
 
-def suggest(lrs, losses, fraction=0.1):
+def suggest(lrs, losses, fraction=0.1, skip=0.0):
     """The rule of thumb: `fraction` (a tenth) of the rate at which the range test's loss was lowest."""
     check_positive(fraction, "fraction")
+    return lowest(lrs, losses, skip)[0] * fraction
+
+
+def lowest(lrs, losses, skip=0.0):
+    """(rate, loss) at the bottom of the valley, ignoring the first `skip` share of the steps.
+
+    A smoothed curve's first points average only a few batches: skip=0.1 keeps one noisy batch out.
+    """
     if len(lrs) != len(losses) or not lrs:
         raise ValueError(
             f"lrs, losses: expected non-empty lists of one length, got {len(lrs)}, {len(losses)}"
         )
-    return lrs[min(range(len(losses)), key=losses.__getitem__)] * fraction
+    if isinstance(skip, bool) or not isinstance(skip, int | float) or not 0 <= skip < 1:
+        raise ValueError(f"skip: expected a share from 0 up to (not including) 1, got {skip!r}")
+    first = int(skip * len(lrs))
+    i = min(range(first, len(losses)), key=losses.__getitem__)
+    return lrs[i], losses[i]
+
+
+def steepest(lrs, losses, skip=0.0, window=0.05):
+    """The rate at which the loss falls fastest per decade of rate, left of the valley's bottom.
+
+    The slope at step i is taken between steps i - k and i + k, k = window * len(lrs) (at least 1): a
+    smoothed curve still wiggles from batch to batch, and a wide difference keeps those wiggles out.
+    """
+    end = lrs.index(lowest(lrs, losses, skip)[0])
+    k = max(1, int(window * len(lrs)))
+    first = max(k, int(skip * len(lrs)))
+    if end - first < 1:
+        raise ValueError("lrs, losses: the valley's bottom comes too early to find a slope before it")
+    logs = [math.log10(r) for r in lrs]
+    slope = {
+        i: (losses[min(i + k, len(lrs) - 1)] - losses[i - k]) / (logs[min(i + k, len(lrs) - 1)] - logs[i - k])
+        for i in range(first, end)
+    }
+    return lrs[min(slope, key=slope.__getitem__)]
 
 
 def check_args(model, data, lr_min, lr_max, steps, batch_size, smooth, blowup, loss):

@@ -95,3 +95,74 @@ def test_explore_draws_two_panels(monkeypatch):
     nb05.plt.close("all")
     with pytest.raises(ValueError, match="init"):
         nb05.explore(init="xavier")
+
+
+def test_train_fixes_with_one_shared_order(data):
+    fixes = {"a": (relu, {"lr": 0.01}), "b": (relu, {"momentum": 0.9, "lr": 0.003})}
+    got = nb05.train_fixes(fixes, data, [3, 4], epochs=2, order=5)
+    want = helpers.train_many(relu, data, seeds=[3, 4], seed=5, epochs=2, lr=0.01)
+    torch.testing.assert_close(got["a"].test_loss, want.test_loss, rtol=1e-4, atol=0)
+
+
+def test_born_dead_by_width_follows_half_to_the_width():
+    got = nb05.born_dead_by_width(widths=(2, 4), hidden=6, seeds=2000, deep=3)
+    for width, (unit, layer) in got.items():
+        assert 0.4 < unit < 0.55
+        assert layer == pytest.approx(0.5**width, rel=0.3)
+
+
+def test_fates_counts_dead_and_stuck_members(data):
+    h = helpers.train_many(
+        functools.partial(relu, 4), data, seeds=range(8), epochs=2, lr=[0.01] * 4 + [1.0] * 4
+    )
+    rows = nb05.fates({"all": h}, data.x_train, data.constant_mse("train"))["all"]
+    assert rows["dead"] == nb05.fully_dead(h, data.x_train).float().mean().item()
+    train = h.train_loss[:, -1].nan_to_num(math.inf)
+    assert rows["stuck"] == (train > 0.9 * data.constant_mse("train")).float().mean().item()
+    assert rows["q"][0] <= rows["q"][1] <= rows["q"][2]
+
+
+def test_momentum_push_and_noise_match_the_closed_forms():
+    assert nb05.total_push(0.003, 0.9) == pytest.approx(0.03, rel=1e-4)
+    assert nb05.total_push(0.03, 0.0) == pytest.approx(0.03, rel=1e-6)
+    mean, std = nb05.momentum_steps(0.003, 0.9, coords=40_000)
+    assert mean == pytest.approx(0.03, rel=0.01)
+    assert std == pytest.approx(0.003 / math.sqrt(1 - 0.81), rel=0.03)  # lr sigma / sqrt(1 - beta^2)
+
+
+def test_share_is_a_coarse_range():
+    assert (
+        nb05.share(0.05) == "under 0.1" and nb05.share(0.99) == "above 0.95" and nb05.share(math.nan) == "-"
+    )
+    assert nb05.share(0.6) == "0.45 to 0.8"
+
+
+def test_lr_fixes_share_the_factory():
+    rows = nb05.lr_fixes(relu)
+    assert all(f is relu for f, _ in rows.values()) and rows["constant 0.0135"][1]["lr"] == 0.0135
+
+
+def test_constant_row_has_the_warmup_cosine_mean():
+    from helpers import schedules
+
+    mean = schedules.factors([(("warmup", 2), ("cosine",))], 70, 1400).mean().item() * 0.03
+    assert mean == pytest.approx(0.0135, rel=0.01)
+
+
+def test_depth_grid_and_width_training_shapes(data):
+    dead, born = nb05.depth_lr_grid(data, depths=(1, 2), lrs=(0.01, 0.03), nets=4, epochs=1)
+    assert dead.shape == (2, 2) and born.shape == (2,) and dead[0].max() == 0
+    wide = nb05.width_training(data, widths=(4, 8), nets=3, epochs=1)
+    assert set(wide) == {4, 8} and wide[8][1].shape == (4,)
+
+
+def test_range_tests_rows(data):
+    rows = nb05.range_tests(data, seeds=[0])
+    assert rows.shape == (1, 3) and 0 < rows[0, 2] <= rows[0, 0]
+
+
+def test_plots_draw(data):
+    nb05.plot_born_dead({4: (0.5, 0.06), 16: (0.5, 0.0)}, 4000)
+    sgd = nb05.optimizer_path(torch.optim.SGD, steps=3, lr=0.1)
+    nb05.plot_paths({"SGD": sgd, "again": sgd})
+    nb05.plt.close("all")

@@ -109,3 +109,18 @@ exercise(
     ),
     rel_tol=0.02,
 )
+exercise(
+    "05.4",
+    "number",
+    1 / 64,  # (1/2)^6; a measurement over 2000 nets x 4 layers lands within about 15 % of it
+    "a deep unit is off for every input with probability about 1/2, independently of its neighbours; "
+    "a layer is dead when all its units are",
+    wrong=(
+        1 / 16,  # the width-4 answer of the lesson
+        1 / 2,  # one unit, not the whole layer
+        1 / 6,  # 1/width
+        1 / 12,  # 1/(2 width)
+        1 / 4096,  # (1/4)^6 or (1/2)^12
+    ),
+    rel_tol=0.35,
+)

@@ -1,5 +1,6 @@
 """Notebook 05 (dead ReLUs): dead units of many nets at once, the dead-units explorer, optimiser paths."""
 
+import functools
 import math
 from dataclasses import replace
 
@@ -74,9 +75,11 @@ def subset(h, index):
     )
 
 
-def train_fixes(fixes, data, seeds, lr=0.03, **kw):
-    """name -> ManyHistory of each fix, trained from the same seeds with the same batches (seed=seeds).
+def train_fixes(fixes, data, seeds, lr=0.03, order=None, **kw):
+    """name -> ManyHistory of each fix, trained from the same seeds with the same batches.
 
+    order: None gives member i its own batch order (train_many's seed=seeds[i]); an int gives every member
+    that one order (cheaper, and the rows then differ only in their settings and initial weights).
     fixes: name -> (factory, settings), settings a dict of train_many's lr, momentum, clip_norm, schedule
     and optimizer; what a fix leaves out is plain SGD at `lr`. Fixes that share a factory and an optimizer
     are trained in one train_many call, with one lr, momentum, clip_norm and schedule per member. kw: the
@@ -97,7 +100,8 @@ def train_fixes(fixes, data, seeds, lr=0.03, **kw):
         if all(c == math.inf for c in each["clip_norm"]):
             each["clip_norm"] = None  # no clipping at all: skip the work
         h = helpers.train_many(
-            factory, data, seeds=list(seeds) * len(names), seed=list(seeds) * len(names), optimizer=optimizer,
+            factory, data, seeds=list(seeds) * len(names), optimizer=optimizer,
+            seed=list(seeds) * len(names) if order is None else order,
             **each, **kw
         )  # fmt: skip
         out.update({n: subset(h, slice(i * len(seeds), (i + 1) * len(seeds))) for i, n in enumerate(names)})
@@ -164,3 +168,254 @@ def optimizer_path(optimizer, steps=60, start=(-3.0, 1.0), curvatures=CURVATURES
         opt.step()
         points.append(w.detach().clone())
     return torch.stack(points)
+
+
+# ---- the rewritten lesson (classroom form) and its deep dive ----
+
+RANGE_TEST = {"lr_min": 1e-3, "lr_max": 3.0, "steps": 1500, "batch_size": 32, "smooth": 0.97, "on": "batch"}
+
+
+def plot_two_fates(histories, constant):
+    """Three panels: test loss of each run, then each run's dead units per layer (one shared y axis)."""
+    fig, axes = helpers.plots.panels(3)
+    helpers.loss_curves(histories, ax=axes[0], constant=constant, title="One init, two fates")
+    for ax, h in zip(axes[1:], histories):
+        helpers.layer_trace(h, "dead", ax=ax, log=False, title=f"Dead units, {h.name}")
+        ax.set(ylim=(-0.05, 1.05), ylabel="share of the layer dead")
+    return axes
+
+
+def born_dead_by_width(widths=(4, 8, 16), hidden=8, seeds=1000, deep=4, seed=10):
+    """{width: (unit, layer)}: shares of units and of whole layers born dead, over the last `deep` layers."""
+    out = {}
+    for w in widths:
+        b = helpers.theory.estimate_born_dead(w, hidden, seeds=seeds, seed=seed)
+        out[w] = (b.unit[-deep:].mean().item(), b.layer[-deep:].mean().item())
+    return out
+
+
+def plot_born_dead(result, draws):
+    """Share of dead layers against width (log y), beside (1/2)^width; a zero is drawn as 'below 1/draws'."""
+    fig, ax = helpers.plots.panels(1)
+    widths = sorted(result)
+    wide = torch.linspace(widths[0], 32, 50)
+    ax.plot(wide, 0.5**wide, color=helpers.plots.PREDICTED, label="(1/2)^width")
+    seen = [(w, result[w][1]) for w in widths if result[w][1] > 0]
+    ax.plot(*zip(*seen), "o", ms=8, color=helpers.plots.BLUE, label=f"measured ({draws} layers each)")
+    for w in [w for w in widths if result[w][1] == 0]:
+        ax.plot(w, 1 / draws, "v", ms=9, color=helpers.plots.BLUE, label=f"none in {draws}: below this")
+    ax.set(yscale="log", xlabel="width of each hidden layer", ylabel="share of deep layers dead at birth")
+    ax.set(title="Born dead: (1/2)^width per layer, gone by width 16")
+    ax.legend()
+    return ax
+
+
+def fates(ends, x, constant_train):
+    """name -> {dead, stuck, q}: fully dead share, share ending at the constant level, test MSE quartiles.
+
+    stuck: training MSE above 0.9 of the constant prediction's (dead, diverged or not yet trained).
+    """
+    out = {}
+    for name, h in ends.items():
+        train, test = (loss[:, -1].nan_to_num(math.inf) for loss in (h.train_loss, h.test_loss))
+        relu = any(isinstance(m, nn.ReLU) for m in h.template)
+        out[name] = {
+            "dead": fully_dead(h, x).float().mean().item() if relu else math.nan,
+            "stuck": (train > 0.9 * constant_train).float().mean().item(),
+            "q": test.quantile(torch.tensor([0.25, 0.5, 0.75])).tolist(),
+        }
+    return out
+
+
+def plot_lr_deaths(rows, lrs, born, h03, x, constant):
+    """Left: share fully dead against lr, born-dead level dotted. Right: test MSE at 0.03, dead and alive."""
+    fig, axes = helpers.plots.panels(2)
+    dead = [rows[f"SGD, lr {lr}"]["dead"] for lr in lrs]
+    axes[0].plot(lrs, dead, "o-", color=helpers.plots.color("relu"), label="ends fully dead")
+    axes[0].axhline(born, color=helpers.plots.GREY, ls=":", lw=2, label="dead at birth")
+    axes[0].set(xscale="log", xticks=lrs, xticklabels=[str(lr) for lr in lrs], ylim=(0, 1))
+    axes[0].minorticks_off()
+    axes[0].set(xlabel="learning rate", ylabel="share of the nets", title="A large rate kills")
+    axes[0].legend()
+    test, dead = h03.test_loss[:, -1], fully_dead(h03, x)
+    bins = torch.linspace(0, 20, 41).numpy()
+    axes[1].hist(test[~dead].numpy(), bins=bins, alpha=0.7, color=helpers.plots.BLUE, label="alive")
+    axes[1].hist(test[dead].numpy(), bins=bins, alpha=0.7, color=helpers.plots.VERMILLION, label="fully dead")
+    axes[1].axvline(constant, color=helpers.plots.GREY, ls="--", label="predicts a constant")
+    axes[1].set(xlabel="test MSE after 20 epochs, lr 0.03", ylabel="nets", title="Survivors are crippled too")
+    axes[1].legend()
+    return axes
+
+
+def plot_fixes(rows, titles=("Deaths: only clipping stays near the born dead", "Test MSE: clipping lowest")):
+    """Two panels sharing the rows: shares fully dead and stuck, and the test MSE's median and quartiles."""
+    names = list(rows)
+    fig, axes = helpers.plots.panels(2, height=0.45 * len(names) + 1.2, sharey=True)
+    ys = range(len(names))
+    axes[0].barh(ys, [rows[k]["stuck"] for k in names], color=helpers.plots.VERMILLION, alpha=0.6,
+                 label="ends at the constant level")  # fmt: skip
+    axes[0].scatter([rows[k]["dead"] for k in names], ys, color="black", marker="|", s=250, zorder=3,
+                    label="fully dead")  # fmt: skip
+    axes[0].set(yticks=list(ys), yticklabels=names, xlim=(0, 1), xlabel="share of nets")
+    axes[0].set_title(titles[0])
+    axes[0].invert_yaxis()
+    med = torch.tensor([rows[k]["q"] for k in names])  # (rows, 3)
+    err = torch.stack([med[:, 1] - med[:, 0], med[:, 2] - med[:, 1]]).clamp(min=0).numpy()
+    axes[1].errorbar(med[:, 1].numpy(), ys, xerr=err, fmt="o", capsize=3, label="median, quartiles")
+    axes[1].set(xlim=(0, 17), xlabel="test MSE at the end (all nets)", title=titles[1])
+    axes[0].legend(loc="best")
+    axes[1].legend(loc="best")
+    return axes
+
+
+def momentum_steps(lr, momentum, noise=1.0, steps=100, coords=20_000, seed=0):
+    """(mean, std) of torch.optim.SGD's last step per coordinate, gradient 1 + noise * N(0, 1) every step."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.zeros(coords, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
+    for _ in range(steps):
+        before = w.detach().clone()
+        opt.zero_grad()
+        w.grad = 1 + noise * torch.randn(coords, generator=g)
+        opt.step()
+    step = before - w.detach()
+    return step.mean().item(), step.std().item()
+
+
+def total_push(lr, momentum, steps=500):
+    """How far torch.optim.SGD moves a weight in all, from one gradient of 1 followed by zeros."""
+    w = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
+    for t in range(steps):
+        w.grad = torch.ones(1) if t == 0 else torch.zeros(1)
+        opt.step()
+    return -w.item()
+
+
+def plot_range_test(lrs, losses, constant, floor, steep, skip=0.1):
+    """The smoothed range-test loss against the rate (from the `skip` share on), with the constant level,
+    the valley's floor and the steepest fall."""
+    fig, ax = helpers.plots.panels(1)
+    first = int(skip * len(lrs))
+    ax.plot(lrs[first:], losses[first:], label="batch loss, smoothed")
+    ax.axhline(constant, color=helpers.plots.GREY, ls="--", label="predicts a constant")
+    ax.axvline(floor, color=helpers.plots.VERMILLION, ls=":", lw=2, label=f"valley floor, lr {floor:.2g}")
+    ax.axvline(steep, color=helpers.plots.GREEN, ls=":", lw=2, label=f"steepest fall, lr {steep:.2g}")
+    ax.set(xscale="log", xlabel="learning rate (grows every batch)", ylabel="training MSE")
+    ax.set(title="A long, smoothed range test shows a valley", ylim=(0, 2 * constant))
+    ax.legend()
+    return ax
+
+
+def lr_fixes(factory):
+    """Section 4's rows for train_fixes: name -> (factory, settings); plain SGD at the base rate otherwise."""
+    return {
+        "warm-up 2 epochs": (factory, {"schedule": ("warmup", 2)}),
+        "warm-up + cosine": (factory, {"schedule": (("warmup", 2), ("cosine",))}),
+        "constant 0.0135": (factory, {"lr": 0.0135}),  # warm-up + cosine's mean rate over 20 epochs
+        "momentum 0.9": (factory, {"momentum": 0.9}),
+        "momentum 0.9, lr 0.003": (factory, {"momentum": 0.9, "lr": 0.003}),
+        "clip norm at 1": (factory, {"clip_norm": 1.0}),
+    }
+
+
+SHARES = (
+    (0.1, "under 0.1"),
+    (0.2, "0.1 to 0.2"),
+    (0.45, "0.2 to 0.45"),
+    (0.8, "0.45 to 0.8"),
+    (0.95, "0.8 to 0.95"),
+)
+
+
+def share(f):
+    """A share of nets as a coarse range, wider than the differences between CPU code paths."""
+    return "-" if math.isnan(f) else next((text for edge, text in SHARES if f < edge), "above 0.95")
+
+
+# ---- the deep dive ----
+
+
+def depth_lr_grid(data, depths=range(1, 7), lrs=(0.001, 0.003, 0.01, 0.03), nets=100, epochs=20):
+    """(dead (depths, lrs), born (depths,)): shares of `nets` ReLU lecture nets dead after training, at birth.
+
+    Per depth one train_many call: every rate starts from the same nets (seeds 1000 * depth + i) and sees the
+    same batches (one shared order), so the columns differ only in the rate.
+    """
+    dead, born = [], []
+    for depth in depths:
+        seeds = [1000 * depth + i for i in range(nets)]
+        factory = functools.partial(helpers.lecture_net, "relu", depth)
+        lr = torch.tensor(lrs).repeat_interleave(nets)  # (lrs * nets,)
+        h = helpers.train_many(factory, data, seeds=seeds * len(lrs), epochs=epochs, lr=lr, seed=0)
+        dead.append(fully_dead(h, data.x_train).view(len(lrs), nets).float().mean(1))
+        born.append(fully_dead(initial_models(factory, seeds), data.x_train).float().mean())
+    return torch.stack(dead), torch.stack(born)
+
+
+def plot_depth_grid(dead, born, depths, lrs):
+    """Share fully dead against depth, one line per rate, with the born-dead share."""
+    fig, ax = helpers.plots.panels(1)
+    for j, lr in enumerate(lrs):
+        ax.plot(list(depths), dead[:, j], "o-", label=f"lr {lr}")
+    ax.plot(list(depths), born, "k:", lw=2, label="dead at birth")
+    ax.set(xlabel="hidden layers (width 4)", ylabel="share of 100 nets fully dead", ylim=(0, 1))
+    ax.set(title="Dying rises with the rate; depth adds birth deaths")
+    ax.legend()
+    return ax
+
+
+def width_training(data, widths=(4, 8, 16, 32), hidden=4, lr=0.03, nets=100, epochs=20):
+    """{width: (share fully dead, (hidden,) mean share of each layer's units dead)} after training at `lr`."""
+    out = {}
+    for width in widths:
+        factory = functools.partial(helpers.lecture_net, "relu", hidden, width)
+        h = helpers.train_many(factory, data, seeds=range(nets), epochs=epochs, lr=lr, seed=0)
+        out[width] = (fully_dead(h, data.x_train).float().mean().item(), dead_units(h, data.x_train).mean(0))
+    return out
+
+
+def plot_width_training(result):
+    """Share fully dead after training against width, beside the born-dead prediction."""
+    fig, ax = helpers.plots.panels(1)
+    widths = sorted(result)
+    ax.plot(widths, [result[w][0] for w in widths], "o-", label="fully dead after 20 epochs at lr 0.03")
+    born = [helpers.theory.born_dead_probability(w, 4) for w in widths]
+    ax.plot(
+        widths, born, ":", color=helpers.plots.PREDICTED, lw=2, label="born dead, predicted (1/2 per unit)"
+    )
+    ax.set(xscale="log", xticks=widths, xticklabels=[str(w) for w in widths], ylim=(0, 1))
+    ax.minorticks_off()  # only the widths trained are labelled
+    ax.set(
+        xlabel="width (4 hidden layers)",
+        ylabel="share of 100 nets",
+        title="Width stops birth deaths, not these",
+    )
+    ax.legend()
+    return ax
+
+
+def range_tests(data, seeds=range(20), hidden=4):
+    """(seeds, 3): each initialisation's valley floor rate, floor / constant level, steepest-fall rate."""
+    from helpers.lrfind import lowest, lr_range_test, steepest
+
+    constant, rows = data.constant_mse("train"), []
+    for s in seeds:
+        torch.manual_seed(s)
+        lrs, losses = lr_range_test(helpers.lecture_net("relu", hidden), data, seed=s, **RANGE_TEST)
+        floor_lr, floor = lowest(lrs, losses, skip=0.1)
+        rows.append([floor_lr, floor / constant, steepest(lrs, losses, skip=0.1)])
+    return torch.tensor(rows)
+
+
+def plot_paths(runs):
+    """One panel per optimiser: its path on the quadratic's contours, the minimum starred."""
+    fig, axes = helpers.plots.panels(len(runs), sharex=True, sharey=True)
+    g1, g2 = torch.meshgrid(torch.linspace(-3.5, 1.5, 200), torch.linspace(-1.5, 1.5, 200), indexing="xy")
+    levels = 0.5 * (CURVATURES[0] * g1**2 + CURVATURES[1] * g2**2)
+    for ax, (name, pts) in zip(axes, runs.items()):
+        ax.contour(g1, g2, levels, levels=torch.logspace(-2, 1.5, 10).numpy(), colors=helpers.plots.GREY)
+        ax.plot(pts[:, 0], pts[:, 1], "o-", ms=2.5, lw=1.2)
+        ax.plot(0, 0, "k*", ms=10)
+        ax.set(title=name, xlabel="$w_1$ (curvature 1)", ylabel="$w_2$ (curvature 16)")
+    return axes
