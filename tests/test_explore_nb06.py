@@ -134,3 +134,78 @@ def test_widget_waits_for_its_button(data):
     assert {"blocks", "kind", "lr", "epochs", "seed"} <= set(names)
     assert w.manual and w.result is None  # nothing trained until the button is pressed
     assert list(w.children[1].options) == list(nb06.STACKS)
+
+
+def test_groups_train_each_group_as_train_many_would(data):
+    settings = {"a": dict(lr=0.1), "b": dict(lr=0.01, weight_decay=1e-3, clip_norm=1.0)}
+    runs, idx = nb06.groups(lambda name: nb06.he_net(2, 8), data, settings, seeds=[3, 5], epochs=1, **SGD_KW)
+    assert [i.tolist() for i in idx.values()] == [[0, 1], [2, 3]]
+    torch.manual_seed(5)
+    alone = helpers.train_many(
+        [nb06.he_net(2, 8)], data, seed=[5], epochs=1, lr=0.01, weight_decay=1e-3, clip_norm=1.0, **SGD_KW
+    )
+    assert torch.allclose(runs.test_loss[3], alone.test_loss[0], rtol=1e-4)
+
+
+SGD_KW = dict(momentum=0.9, batch_size=64, loss="cross_entropy")
+
+
+def test_outcomes_count_exploded_dead_and_trained(data):
+    runs, idx = nb06.groups(
+        lambda name: nb06.he_net(2, 8), data, {"x": {}}, seeds=range(3), epochs=1, **SGD_KW
+    )
+    runs.test_acc[0, -1], runs.diverged_at[1] = 0.05, 1
+    runs.test_acc[1, -1] = math.nan
+    o = nb06.outcomes(runs, idx)["x"]
+    assert (o["exploded"], o["dead"], o["ok"]) == (1, 1, 1) and o["broke"].tolist() == [True, True, False]
+
+
+def test_zero_branches_make_every_block_the_identity():
+    for norm in (False, True):
+        net = nb06.zero_branches(nb06.deep_net(3, norm=norm, residual=True)).eval()
+        x = torch.randn(10, 64)
+        stem = net[1](net[0](x))
+        assert torch.equal(net[2:-1](stem), stem)
+
+
+def test_init_profile_and_first_last_ratio_have_one_row_a_seed(data):
+    v = nb06.init_profile(lambda: nb06.deep_net(2, residual=True), data.x_train, seeds=range(3))
+    assert v.shape == (3, 3) and (v > 0).all()
+    r = nb06.first_last_ratio(lambda: nb06.deep_net(2, residual=True), data, seeds=range(3))
+    assert r.shape == (3,) and (r > 0).all()
+
+
+def test_second_moment_growth_matches_the_he_prediction_of_one():
+    g = nb06.second_moment_growth(lambda: nb06.exploding_net(bound=math.sqrt(6 / 64)), torch.randn(500, 64))
+    assert g.shape == (20, 5) and abs(g.median() - 1) < 0.15
+
+
+def test_bn_accuracies_leave_the_model_and_its_running_stats_alone(data):
+    net = nb06.depth_runs(data, 1, seeds=[0], epochs=1, norm=True, **SGD).model(0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    acc = nb06.bn_accuracies(net, data)
+    assert set(acc) == {"eval", "train, mixed batches", "train, one-class batches"}
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_words_read_in_bands():
+    assert [nb06.count_in_words(k) for k in (0, 2, 3, 6, 7)] == [
+        "at most 2 of 20",
+        "at most 2 of 20",
+        "3 to 6 of 20",
+        "3 to 6 of 20",
+        "7 or more of 20",
+    ]
+    assert [nb06.ratio_in_words(r) for r in (3, 1.1, 0.5, 1.8)] == [
+        "over 2",
+        "0.9 to 1.5",
+        "below 0.9",
+        "1.8",
+    ]
+
+
+def test_depth_sweep_stops_a_kind_below_the_bar_and_plots(data):
+    sweep = nb06.depth_sweep(data, {"plain": {}}, [1, 2], seeds=range(2), epochs=1, trains=1.1, **SGD)
+    assert sweep["plain"].shape == (2, 1)  # the bar 1.1 stops it at the first rung
+    nb06.plot_sweep(sweep, [1, 2], "t")
+    plt.close("all")

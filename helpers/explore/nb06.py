@@ -1,5 +1,8 @@
 """Lesson 06's machinery: the deep stacks of blocks, their variances, a gradient trace, the depth explorer."""
 
+import copy
+import math
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
@@ -9,8 +12,8 @@ from torch import nn
 from helpers.checks import check_choice, check_positive_int
 from helpers.init import init_weights
 from helpers.many import train_many
-from helpers.models import Residual
-from helpers.plots import loss_curves, weights_vp
+from helpers.models import Residual, mlp
+from helpers.plots import loss_curves, panels, spread, weights_vp
 from helpers.train import train
 
 STACKS = {  # the lesson's kinds of stack -> deep_net's settings
@@ -136,3 +139,221 @@ def widget(data):
         seed=widgets.IntSlider(0, 0, 20),
         progress=widgets.fixed(True),  # a bar while it trains (live sessions only)
     )
+
+
+# ---- the rewritten lesson (classroom form) -----------------------------------------------------------------
+
+
+def he_net(depth=6, width=32):
+    """depth hidden ReLU layers of `width` on the 64 pixels, 10 outputs; He (kaiming_normal), zero biases."""
+    return init_weights(mlp([64] + [width] * depth + [10]), "kaiming_normal", bias=0.0)
+
+
+def exploding_net(depth=6, width=64, bound=0.5):
+    """depth hidden ReLU layers, weights from U(-bound, bound), zero biases: notebook 01's explosion."""
+    return init_weights(mlp([64] + [width] * depth + [10]), "uniform", bound=bound, bias=0.0)
+
+
+def zero_branches(net):
+    """net with the last layer of every Residual branch zeroed (BatchNorm: gamma = 0; Linear: W = b = 0)."""
+    for block in (m for m in net.modules() if isinstance(m, Residual)):
+        last = [m for m in block.block if isinstance(m, (nn.Linear, nn.BatchNorm1d))][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+    return net
+
+
+def groups(make, data, settings, seeds=range(20), **common):
+    """One train_many call for several groups of the same seeds; (ManyHistory, {name: member indices}).
+
+    settings: name -> per-group train_many settings (lr, weight_decay, clip_norm, clip_value; a missing
+    clip is none); member i of a group starts from seed s and sees batch order s, as helpers.train(seed=s).
+    make(name) builds a group's model, so groups may differ in architecture or init as well.
+    """
+    seeds, names = list(seeds), list(settings)
+    models = [seeded(lambda n=name: make(n), s) for name in names for s in seeds]
+    base = {k: common.pop(k, v) for k, v in DEFAULTS.items()}  # a setting for all groups, else the default
+    per = {k: [settings[n].get(k, base[k]) for n in names for _ in seeds] for k in DEFAULTS}
+    runs = train_many(models, data, seed=seeds * len(names), **per, **common)
+    return runs, {n: torch.arange(len(seeds)) + g * len(seeds) for g, n in enumerate(names)}
+
+
+DEFAULTS = dict(lr=0.05, weight_decay=0.0, clip_norm=math.inf, clip_value=math.inf)
+
+
+def seeded(make, seed):
+    """make() called right after torch.manual_seed(seed): the model that seed draws."""
+    torch.manual_seed(seed)
+    return make()
+
+
+def outcomes(runs, idx, learned=0.2):
+    """name -> dict(exploded, dead, ok: counts; median: final test accuracy, exploded as 0; best: per run)."""
+    out = {}
+    for name, i in idx.items():
+        acc, blown = runs.test_acc[i], runs.diverged[i]
+        dead = ~blown & (acc[:, -1] < learned)
+        final = acc[:, -1].nan_to_num(0)
+        out[name] = dict(
+            exploded=int(blown.sum()),
+            dead=int(dead.sum()),
+            ok=int((~blown & ~dead).sum()),
+            median=final.median().item(),
+            best=acc.nan_to_num(0).max(1).values,
+            broke=blown | dead,
+        )
+    return out
+
+
+def grad_norm(model, data):
+    """Norm of the whole weight gradient of model on all training images (cross-entropy)."""
+    model.zero_grad()
+    F.cross_entropy(model(data.x_train), data.y_train).backward()
+    return math.sqrt(sum(p.grad.pow(2).sum().item() for p in model.parameters() if p.grad is not None))
+
+
+def weight_growth(runs, idx, reference):
+    """name -> (runs,) median over layers of final weight std / reference std (the He value per layer)."""
+    stds = torch.stack([v.flatten(1).std(1) for k, v in runs.params.items() if k.endswith("weight")], 1)
+    return {n: (stds[i] / reference).median(1).values for n, i in idx.items()}
+
+
+@torch.no_grad()
+def bn_accuracies(model, data, batch=32):
+    """Test accuracy of a BatchNorm model three ways; the model is untouched.
+
+    Eval mode (running statistics), train mode on shuffled batches of `batch` (batch statistics), and
+    train mode on batches of one class each.
+    """
+    m = copy.deepcopy(model)
+    x, y = data.x_test, data.y_test
+    acc = {"eval": _acc(m.eval(), [(x, y)])}
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    acc["train, mixed batches"] = _acc(m.train(), _batches(x[order], y[order], batch))
+    by_class = torch.argsort(y, stable=True)
+    acc["train, one-class batches"] = _acc(m, _batches(x[by_class], y[by_class], batch))
+    return acc
+
+
+def _batches(x, y, size):
+    return [
+        (x[i : i + size], y[i : i + size]) for i in range(0, len(y) - 1, size) if len(y[i : i + size]) > 1
+    ]
+
+
+def _acc(model, batches):
+    right = sum((model(xb).argmax(1) == yb).sum().item() for xb, yb in batches)
+    return right / sum(len(yb) for _, yb in batches)
+
+
+@torch.no_grad()
+def init_profile(make, x, seeds=range(20)):
+    """(seeds, 1 + blocks) stream variance after the stem and each block at initialisation, a row a seed."""
+    return torch.stack([block_variances(seeded(make, s), x) for s in seeds])
+
+
+def first_last_ratio(make, data, seeds=range(20)):
+    """(seeds,) gradient norm of the first block's first Linear / the last block's last Linear, at init."""
+    out = []
+    for s in seeds:
+        net = seeded(make, s)
+        grad_norm(net, data)
+        layers = [m for m in net.modules() if isinstance(m, nn.Linear)]
+        out.append((layers[1].weight.grad.norm() / layers[-2].weight.grad.norm()).item())
+    return torch.tensor(out)
+
+
+def plot_groups(runs, idx, title, ax=None):
+    """Test accuracy per epoch of each group: median and quartiles over its seeds, chance as a dashed line."""
+    ax = ax if ax is not None else panels(1)[1]
+    epochs = range(1, runs.test_acc.shape[1] + 1)
+    for name, i in idx.items():
+        spread(epochs, runs.test_acc[i].nan_to_num(0), ax=ax, label=name)  # exploded runs count as 0
+    ax.axhline(0.1, color="grey", ls="--", lw=1.2, label="chance")
+    ax.set(xlabel="epoch", ylabel="test accuracy (exploded = 0)", title=title)
+    ax.legend()
+    return ax
+
+
+def plot_profiles(profiles, title, ax=None):
+    """Stream variance after each block at initialisation: median and quartiles over seeds, per kind."""
+    ax = ax if ax is not None else panels(1)[1]
+    for name, v in profiles.items():
+        spread(range(v.shape[1]), v, ax=ax, label=name, log=True)
+    ax.set(xlabel="block (0 = after the stem)", ylabel="variance of the stream", title=title)
+    ax.set_xticks(range(0, len(next(iter(profiles.values()))[0]), 2))
+    ax.legend()
+    return ax
+
+
+def count_in_words(k, n=20):
+    """A count of runs in bands that read the same on any CPU: 'at most 2', '3 to 6', '7 or more'."""
+    band = "at most 2" if k <= 2 else "3 to 6" if k <= 6 else "7 or more"
+    return f"{band} of {n}"
+
+
+def ratio_in_words(r):
+    """A weight-growth ratio in bands that read the same on any CPU: 'over 2', '0.9 to 1.5', 'below 0.9'."""
+    return "over 2" if r > 2 else "0.9 to 1.5" if 0.9 < r < 1.5 else "below 0.9" if r < 0.9 else f"{r:.2g}"
+
+
+@torch.no_grad()
+def second_moment_growth(make, x, seeds=range(20)):
+    """(seeds, layers - 1): E[z^2] of each hidden layer's z over the previous one's, at initialisation.
+
+    Only hidden layers of equal width are compared (the output layer is left out).
+    """
+    rows = []
+    for s in seeds:
+        net, h, second = seeded(make, s), x, []
+        for m in net:
+            h = m(h)
+            if isinstance(m, nn.Linear) and m is not net[-1]:
+                second.append(h.pow(2).mean().item())
+        rows.append(torch.tensor(second[1:]) / torch.tensor(second[:-1]))
+    return torch.stack(rows)
+
+
+def depth_sweep(data, kinds, depths, seeds=range(20), trains=0.7, **kwargs):
+    """kind -> (seeds, rungs) final test accuracy (exploded = 0) by depth; a kind stops at its first rung
+    whose median falls below `trains`. kinds: name -> deep_net settings; kwargs go to depth_runs."""
+    out = {}
+    for kind, kw in kinds.items():
+        accs = []
+        for blocks in depths:
+            runs = depth_runs(data, blocks, seeds=seeds, **kw, **kwargs)
+            accs.append(runs.test_acc[:, -1].nan_to_num(0))
+            if accs[-1].median() < trains:
+                break
+        out[kind] = torch.stack(accs, 1)
+    return out
+
+
+def plot_sweep(sweep, depths, title, ax=None):
+    """Final test accuracy against depth per kind: median and quartiles over seeds, log x axis."""
+    ax = ax if ax is not None else panels(1)[1]
+    for kind, acc in sweep.items():
+        spread(depths[: acc.shape[1]], acc, ax=ax, label=kind)
+    ax.axhline(0.1, color="grey", ls="--", lw=1.2, label="chance")
+    ax.set(xscale="log", xlabel="blocks (2 layers each)", ylabel="final test accuracy", title=title)
+    ax.set_xticks(depths, [str(d) for d in depths])
+    ax.minorticks_off()
+    ax.legend()
+    return ax
+
+
+def plot_growth(runs, idx, reference, title, ax=None):
+    """Weight std / He std per epoch (median over layers): median and quartiles over seeds, per group."""
+    ax = ax if ax is not None else panels(1)[1]
+    ratio = (runs.layers["weight_std"] / reference).median(2).values  # (N, epochs)
+    for name, i in idx.items():
+        spread(range(1, ratio.shape[1] + 1), ratio[i], ax=ax, label=name)
+    ax.axhline(1, color="grey", ls="--", lw=1.2, label="He value")
+    ax.set(xlabel="epoch", ylabel="weight std / He value", title=title)
+    ax.legend()
+    return ax
+
+
+def accuracy_band(a):
+    """A median test accuracy in CPU-proof bands: 'above 0.75', '0.4 to 0.75', 'below 0.4'."""
+    return "above 0.75" if a > 0.75 else "0.4 to 0.75" if a > 0.4 else "below 0.4"
