@@ -8,9 +8,11 @@ from torch import nn
 
 from helpers.checks import (
     check_choice,
+    check_inputs,
     check_module,
     check_number,
     check_positive,
+    check_positive_int,
     did_you_mean,
     linear_layers,
 )
@@ -25,6 +27,7 @@ SCHEMES = (
     "xavier_normal",
     "kaiming_uniform",
     "kaiming_normal",
+    "orthogonal",
 )
 # The names torch.nn.init.calculate_gain accepts (its `nonlinearity`, an nn.functional name).
 NONLINEARITIES = (
@@ -79,7 +82,8 @@ def init_weights(
     """Re-initialise the weights of every Linear/Conv layer of model in place; returns model.
 
     scheme picks the torch.nn.init call: 'uniform' is U(-bound, bound), 'normal' N(0, std^2),
-    'constant' fills with value, xavier_* use gain, kaiming_* use mode, nonlinearity and a.
+    'constant' fills with value, xavier_* and 'orthogonal' (torch's orthogonal_, Saxe et al. 2014: orthonormal
+    rows or columns, times gain) use gain, kaiming_* use mode, nonlinearity and a.
     'default' is torch's own reset (kaiming_uniform_ with a=sqrt(5): U(+-1/sqrt(fan_in))).
     bias=None leaves biases as they are; a number sets every bias to it.
     """
@@ -97,6 +101,7 @@ def init_weights(
         "xavier_normal": lambda w: nn.init.xavier_normal_(w, gain),
         "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, float(a), mode, nonlinearity),
         "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, float(a), mode, nonlinearity),
+        "orthogonal": lambda w: nn.init.orthogonal_(w, gain),
     }
     for layer in layers:
         with torch.no_grad():
@@ -139,6 +144,7 @@ def predicted_std(
         "xavier_normal": lambda: gain * math.sqrt(2 / (fan_in + fan_out)),
         "kaiming_uniform": lambda: nn.init.calculate_gain(nonlinearity, float(a)) / math.sqrt(fan),
         "kaiming_normal": lambda: nn.init.calculate_gain(nonlinearity, float(a)) / math.sqrt(fan),
+        "orthogonal": lambda: gain / math.sqrt(max(fan_in, fan_out)),  # unit rows (or columns): RMS
     }[scheme]()
 
 
@@ -166,3 +172,41 @@ def predicted_stds(model, scheme, **kwargs):
     check_choice(scheme, SCHEMES, "scheme")
     check_keywords(kwargs)
     return [predicted_std(scheme, *fans(m.weight), **kwargs) for m in linear_layers(model)]
+
+
+def layer_outputs(model, x):
+    """The output of every Linear/Conv layer of model on x, in forward order (no gradients)."""
+    outs = []
+    hooks = [m.register_forward_hook(lambda m, i, o: outs.append(o)) for m in linear_layers(model)]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return outs
+
+
+def lsuv(model, x, tol=0.02, max_iter=10, orthogonal=True):
+    """Layer-sequential unit-variance init (Mishkin & Matas 2016), in place; returns model.
+
+    Optionally starts from orthogonal weights (gain 1), then, layer by layer from the input, divides a
+    layer's weights by the std of its outputs on the batch x until that std is within tol of 1 (at most
+    max_iter tries per layer). Biases are left as they are.
+    """
+    check_module(model)
+    check_inputs(x, "the batch x", "x")
+    if len(x) < 2:
+        raise ValueError(f"x: expected a batch of at least 2 inputs to measure a std, got {len(x)}")
+    check_positive(tol, "tol")
+    check_positive_int(max_iter, "max_iter")
+    if not isinstance(orthogonal, bool):
+        raise ValueError(f"orthogonal: expected True or False, got {orthogonal!r}")
+    if orthogonal:
+        init_weights(model, "orthogonal")
+    for i, layer in enumerate(linear_layers(model)):
+        for _ in range(max_iter):
+            std = layer_outputs(model, x)[i].std().item()
+            if abs(std - 1) < tol or std == 0:
+                break
+            with torch.no_grad():
+                layer.weight.div_(std)
+    return model

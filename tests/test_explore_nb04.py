@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
+import helpers
 from helpers import theory
 from helpers.explore import nb04
 
@@ -53,3 +54,59 @@ def test_widget_has_the_lessons_controls_and_rejects_an_unknown_activation():
     plt.close("all")
     with pytest.raises(ValueError, match="activation"):
         nb04.explore(activation="tanh")
+
+
+def test_mode_rms_telescopes_exactly_between_the_modes():
+    widths = [8, 32, 8, 32, 8]
+    rms = {m: nb04.mode_rms(m, seeds=3, widths=widths) for m in ("fan_in", "fan_out")}
+    assert rms["fan_in"][0].shape == (3, 4)
+    (f_in, b_in), (f_out, b_out) = nb04.end_to_end(rms).values()
+    assert f_out / f_in == pytest.approx(2.0, rel=1e-4)  # sqrt(32 / 8): the per-layer scales telescope
+    assert b_out / b_in == pytest.approx(2.0, rel=1e-4)
+    with pytest.raises(ValueError, match="top"):
+        nb04.mode_rms("fan_in", top="cross_entropy")
+
+
+def test_zs_and_grads_agree_with_autograd_on_the_output():
+    torch.manual_seed(0)
+    net = helpers.mlp([5, 7, 3], bias=False)
+    x, v = torch.randn(4, 5), torch.randn(4, 3)
+    zs, grads = nb04.zs_and_grads(net, x, v)
+    torch.testing.assert_close(grads[-1], v / 4)  # L = mean over the batch of v . z_L
+    torch.testing.assert_close(zs[-1], net(x).detach())
+
+
+def test_xavier_net_is_the_he_net_scaled():
+    digits = helpers.split(*helpers.digits(), train=0.7, seed=0)
+    assert nb04.output_rms_ratio(digits, hidden=3) == pytest.approx(2**-1.5 * math.sqrt(64 / 74), rel=1e-4)
+
+
+def test_deep_nets_lsuv_and_orthogonal():
+    x = torch.randn(64, 64)
+    (ortho,) = nb04.deep_nets("orthogonal", seeds=1, hidden=2)
+    w = ortho[0].weight
+    torch.testing.assert_close(w @ w.T, 2 * torch.eye(64), atol=1e-4, rtol=0)
+    (net,) = nb04.deep_nets("lsuv", seeds=1, hidden=2, x=x)
+    assert all(abs(o.std().item() - 1) < 0.02 for o in helpers.init.layer_outputs(net, x))
+
+
+def test_jacobian_of_a_linear_orthogonal_net_is_an_isometry():
+    sv = nb04.jacobian_svals("orthogonal", "identity", depth=5, width=8, seeds=2)
+    assert sv.shape == (2, 8)
+    torch.testing.assert_close(sv, torch.ones(2, 8), atol=1e-4, rtol=0)
+
+
+def test_runs_and_plots_have_the_expected_shapes():
+    data = helpers.lecture_split()
+    mse = nb04.lecture_runs(data, seeds=2, epochs=2)
+    assert list(mse) == ["default", "kaiming_uniform", "kaiming_normal"] and mse["default"].shape == (2, 2)
+    digits = helpers.split(*helpers.digits(), train=0.7, seed=0)
+    acc = nb04.deep_runs(digits, "kaiming_normal", seeds=2, hidden=2, epochs=1)
+    assert acc.shape == (2, 1) and ((acc >= 0) & (acc <= 1)).all()
+    ax = nb04.plot_accuracy({"He normal, SGD": acc, "LSUV, Adam": acc}, 0.1, "t")
+    lsuv_line = ax.get_lines()[1]
+    assert lsuv_line.get_linestyle() == "--" and lsuv_line.get_color() == nb04.EXTRA_COLORS["lsuv"]
+    acts, deltas = theory.signal_norms([1.0, 2.0], 10, 4, 3)
+    assert len(nb04.plot_depth([1.0, 2.0], acts, deltas)) == 2
+    assert len(nb04.plot_modes({"fan_in": nb04.mode_rms("fan_in", seeds=2, widths=[4, 8, 4])})) == 2
+    plt.close("all")

@@ -26,6 +26,8 @@ REWRITTEN = [
     "deeper/02_glorot_condition.ipynb",
     "03_xavier.ipynb",
     "deeper/03_xavier.ipynb",
+    "04_kaiming.ipynb",
+    "deeper/04_kaiming.ipynb",
     "05_dead_relu_learning_rate.ipynb",
     "deeper/05_dead_relu_learning_rate.ipynb",
     "06_beyond_initialisation.ipynb",

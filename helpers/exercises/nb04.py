@@ -19,6 +19,22 @@ def _predicted_median(c, width, depth):
     return (c / 2) ** (depth / 2) * math.exp(-1.25 * depth / width)
 
 
+def _output_scale(widths, gain):
+    # bias-free ReLU nets are positively homogeneous: scaling layer l by s_l scales the output by prod s_l,
+    # and xavier_normal_(gain) / kaiming_normal_ = gain sqrt(2 / (n_in + n_out)) / sqrt(2 / n_in) per layer
+    return math.prod(gain * math.sqrt(a / (a + b)) for a, b in zip(widths, widths[1:]))
+
+
+def _output_scale_inputs():
+    return [
+        ([64] * 21 + [10], 1.0),
+        ([64] * 21 + [10], math.sqrt(2)),
+        ([100, 400, 100, 10], 1.0),
+        ([784, 512, 256, 10], math.sqrt(2)),
+        ([5, 5], 0.5),
+    ]
+
+
 def _predicted_median_inputs():
     return [(2.0, 100, 50), (1.0, 100, 50), (3.0, 25, 20), (2.0, 400, 50), (2.5, 64, 10), (2.0, 50, 1)]
 
@@ -78,6 +94,24 @@ exercise(
 )
 exercise(
     "04.2",
+    "function",
+    _output_scale,
+    "same seed, same draws: each layer's weights differ only by the ratio of the two stds, "
+    "gain * sqrt(2 / (n_in + n_out)) over sqrt(2 / n_in); a bias-free ReLU net passes every layer's factor "
+    "straight to the output, so multiply the factors of all layers, the last one included",
+    wrong=(
+        lambda widths, gain: _output_scale(widths[:-1], gain),  # the last layer forgotten
+        lambda widths, gain: _output_scale(widths, gain) ** 2,  # variances, not stds
+        lambda widths, gain: math.prod(
+            gain * math.sqrt(b / (a + b)) for a, b in zip(widths, widths[1:])
+        ),  # fan_out
+        lambda widths, gain: gain * 2 ** (-(len(widths) - 2) / 2),  # square layers assumed
+    ),
+    rel_tol=1e-4,
+    inputs=_output_scale_inputs,
+)
+exercise(
+    "04.4",
     "function",
     _predicted_median,
     "two parts multiply: the mean-square factor c/2 per layer (take the square root for a norm), "

@@ -2,10 +2,15 @@
 
 import ipywidgets as widgets
 import torch
+import torch.nn.functional as F
+from torch.func import jacrev
 
 from helpers import theory
-from helpers.checks import check_choice
-from helpers.plots import COLORS, spread
+from helpers.checks import check_choice, generator, linear_layers
+from helpers.init import init_weights, lsuv
+from helpers.many import train_many
+from helpers.models import lecture_net, mlp
+from helpers.plots import COLORS, color, panels, spread
 
 ACTIVATIONS = {  # the menu's entry -> (its colour's name in helpers.plots, the slope for z < 0)
     "relu": ("relu", 0.0),
@@ -44,3 +49,182 @@ def widget():
         seeds=widgets.fixed(30),
         ax=widgets.fixed(None),
     )
+
+
+# ---- lesson 04's experiments (the notebook calls each in one line) ----------------------------------------
+
+# Schemes helpers.plots has no colour for yet (they belong in plots.COLORS): Okabe-Ito yellow, Tol's wine.
+EXTRA_COLORS = {"orthogonal": "#F0E442", "lsuv": "#882255"}
+ZIGZAG = [100, 400] * 10 + [100]  # 20 layers whose widths alternate: fan_in and fan_out disagree 4-fold
+
+
+def zs_and_grads(net, x, top):
+    """(z_l, dL/dz_l) of every Linear layer; L = mean over the batch of top . output (top: (batch, out))."""
+    zs = []
+    hooks = [m.register_forward_hook(lambda m, i, o: zs.append(o)) for m in linear_layers(net)]
+    out = net(x)
+    for h in hooks:
+        h.remove()
+    loss = (out * top).sum() / len(x) if top is not None else F.mse_loss(out, torch.zeros_like(out))
+    return [z.detach() for z in zs], torch.autograd.grad(loss, zs)
+
+
+def mode_rms(mode, top="random", seeds=10, widths=ZIGZAG):
+    """(forward, backward): RMS of z_l and of dL/dz_l, each (seeds, layers), under kaiming_normal_(mode).
+
+    top='random': the gradient arriving at the output is a fixed random vector, independent of the output
+    (as theory.signal_norms); top='mse': MSE against zero targets, whose top gradient is the output itself.
+    """
+    check_choice(top, ("random", "mse"), "top")
+    x = torch.randn(64, widths[0], generator=generator(3))
+    v = torch.randn(64, widths[-1], generator=generator(4)) if top == "random" else None
+    fwd, bwd = [], []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        net = init_weights(mlp(widths, bias=False), "kaiming_normal", mode=mode)
+        zs, grads = zs_and_grads(net, x, v)
+        fwd.append(torch.stack([z.pow(2).mean().sqrt() for z in zs]))
+        bwd.append(torch.stack([g.pow(2).mean().sqrt() for g in grads]))
+    return torch.stack(fwd), torch.stack(bwd)
+
+
+def plot_modes(rms, title_fwd="Forward: fan_in is flat", title_bwd="Backward: fan_out is flat"):
+    """Two panels: RMS of z relative to layer 1 and of dL/dz relative to the last layer, per mode."""
+    fig, axes = panels(2)
+    for mode, (fwd, bwd) in rms.items():
+        spread(range(1, fwd.shape[1] + 1), fwd / fwd[:, :1], ax=axes[0], label=mode, log=True)
+        spread(range(1, bwd.shape[1] + 1), bwd / bwd[:, -1:], ax=axes[1], label=mode, log=True)
+    axes[0].set(xlabel="layer", ylabel="RMS of z / layer 1's", title=title_fwd)
+    axes[1].set(xlabel="layer", ylabel="RMS of dL/dz / last layer's", title=title_bwd)
+    axes[0].legend(loc="lower left")
+    axes[1].get_legend().remove()
+    return axes
+
+
+def end_to_end(rms):
+    """{mode: (forward layer 20 / layer 1, backward layer 1 / layer 20)}, medians over seeds."""
+    ratio = {}
+    for mode, (fwd, bwd) in rms.items():
+        ratio[mode] = ((fwd[:, -1] / fwd[:, 0]).median().item(), (bwd[:, 0] / bwd[:, -1]).median().item())
+    return ratio
+
+
+def plot_depth(cs, acts, deltas):
+    """Forward norms ||h_l|| and backward norms ||dL/dz_l|| of theory.signal_norms, with the predictions."""
+    fig, axes = panels(2, sharey=True)
+    layers = torch.arange(acts.shape[-1])
+    width = acts[0, :, 0].pow(2).mean().item()  # E||x||^2 = width
+    for c, name, a, d in zip(cs, ("xavier_normal", "kaiming_normal", "normal"), acts, deltas):
+        label = {1.0: "Xavier, c = 1", 2.0: "He, c = 2"}.get(c, f"c = {c:g}")
+        spread(layers, a, ax=axes[0], label=label, color=name, log=True)
+        axes[0].plot(layers, (width * (c / 2) ** layers) ** 0.5, ls="--", color=color(name), lw=1)
+        spread(layers[1:], d, ax=axes[1], label=label, color=name, log=True)
+        axes[1].plot(
+            layers[1:],
+            (width / 2 * (c / 2) ** (len(layers) - 1 - layers[1:])) ** 0.5,
+            ls="--",
+            color=color(name),
+            lw=1,
+        )
+    axes[0].set(xlabel="layer", ylabel="norm (dashed: predicted)", title="Forward ||h||")
+    axes[1].set(xlabel="layer", title="Backward ||dL/dz||")
+    axes[1].get_legend().remove()
+    return axes
+
+
+def lecture_runs(
+    data, seeds=100, lr=0.001, epochs=20, schemes=("default", "kaiming_uniform", "kaiming_normal")
+):
+    """{scheme: test MSE (seeds, epochs)} of ReLU_class3 under each scheme, same seeds and batches for all."""
+    nets = []
+    for scheme in schemes:
+        for seed in range(seeds):
+            torch.manual_seed(seed)
+            nets.append(init_weights(lecture_net("relu", hidden=3), scheme))
+    runs = train_many(nets, data, epochs=epochs, lr=lr)  # SGD, MSE, batches of 10
+    return dict(zip(schemes, runs.test_loss.view(len(schemes), seeds, -1)))
+
+
+def deep_net(scheme, seed, hidden=20, width=64, **kwargs):
+    """The deep bias-free ReLU net on the digits: 64 -> hidden layers of width -> 10, weights by scheme."""
+    torch.manual_seed(seed)
+    return init_weights(mlp([64] + [width] * hidden + [10], bias=False), scheme, **kwargs)
+
+
+def deep_runs(digits, scheme, optimizer="sgd", lr=0.01, seeds=20, hidden=20, epochs=5, nets=None):
+    """Test accuracy (seeds, epochs) of deep_net(scheme) on the digits; batches of 64, SGD momentum 0.9."""
+    nets = nets or [deep_net(scheme, s, hidden) for s in range(seeds)]
+    kw = {"momentum": 0.9} if optimizer == "sgd" else {}
+    runs = train_many(
+        nets, digits, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=64, loss="cross_entropy", **kw
+    )
+    return runs.test_acc.nan_to_num(0.0)  # a diverged member scores 0
+
+
+def output_rms_ratio(digits, a="xavier_normal", b="kaiming_normal", seed=0, hidden=20):
+    """RMS of scheme a's output over scheme b's, same seed, on the training images."""
+    out = [deep_net(s, seed, hidden)(digits.x_train).detach().pow(2).mean().sqrt() for s in (a, b)]
+    return (out[0] / out[1]).item()
+
+
+def plot_accuracy(accs, chance, title):
+    """Median and quartiles of test accuracy per epoch for each run in accs ({label: (seeds, epochs)}).
+
+    A label names its scheme ('Xavier normal, SGD') and takes its colour; runs with Adam are dashed.
+    """
+    ax = panels(1)[1]
+    for label, acc in accs.items():
+        spread(
+            range(1, acc.shape[1] + 1),
+            acc,
+            ax=ax,
+            label=label,
+            color=EXTRA_COLORS.get(label.lower().split(",")[0].strip()),
+        )
+        if "adam" in label.lower():
+            ax.get_lines()[-1].set_linestyle("--")
+    ax.axhline(chance, color=color("zeros"), ls=":", lw=1.5, label="always the most common class")
+    ax.set(
+        xlabel="epoch", ylabel="test accuracy", ylim=(0, 1), title=title, xticks=range(1, acc.shape[1] + 1)
+    )
+    ax.legend()
+    return ax
+
+
+def deep_nets(scheme, seeds=20, hidden=20, x=None):
+    """deep_net for seeds 0..seeds-1; 'orthogonal' uses gain sqrt(2); 'lsuv' fits each net to the batch x."""
+    if scheme == "lsuv":
+        return [lsuv(deep_net("orthogonal", s, hidden), x) for s in range(seeds)]
+    kwargs = {"gain": 2**0.5} if scheme == "orthogonal" else {}
+    return [deep_net(scheme, s, hidden, **kwargs) for s in range(seeds)]
+
+
+def jacobian_svals(scheme, activation="relu", depth=20, width=64, seeds=20):
+    """(seeds, width) singular values of the input-output Jacobian of bias-free nets at a random input.
+
+    Weights 'normal' (N(0, gain^2 / width)) or 'orthogonal' (times gain), gain sqrt(2) for ReLU, else 1.
+    """
+    gain = 2**0.5 if activation == "relu" else 1.0
+    kwargs = {"gain": gain} if scheme == "orthogonal" else {"std": gain / width**0.5}
+    out = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        net = init_weights(mlp([width] * (depth + 1), activation, bias=False), scheme, **kwargs)
+        out.append(torch.linalg.svdvals(jacrev(net)(torch.randn(width))))
+    return torch.stack(out)
+
+
+def input_share(depth=15, width=100, seeds=20, batch=64):
+    """(seeds, depth): share of each layer's mean square that varies with the input, in float64.
+
+    PyTorch's default nets (weights and biases U(+-1/sqrt(fan_in))), width x width, ReLU after every layer;
+    the share is sum over units of the variance across `batch` random inputs over the sum of mean squares.
+    """
+    x = torch.randn(batch, width, generator=generator(5), dtype=torch.float64)
+    shares = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        net = mlp([width] * (depth + 2)).double()  # one Linear more: every layer shown has its ReLU
+        hs = [net[: 2 * i + 2](x).detach() for i in range(depth)]  # h_1 .. h_depth, after each ReLU
+        shares.append(torch.stack([h.var(0).sum() / h.pow(2).mean(0).sum() for h in hs]))
+    return torch.stack(shares)
