@@ -16,7 +16,6 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from helpers import theory
 from helpers.data import lecture_split
-from helpers.init import SCHEMES as INIT_SCHEMES
 from helpers.init import init_weights, predicted_stds
 from helpers.many import train_many
 from helpers.models import mlp
@@ -28,8 +27,7 @@ ACTIVATIONS = {"ReLU": "relu", "leaky ReLU": "leaky_relu", "ELU": "elu", "tanh":
 ACTIVATIONS["linear (none)"] = "identity"
 SCHEMES = {"torch default": "default", "Xavier normal": "xavier_normal", "Xavier uniform": "xavier_uniform"}
 SCHEMES |= {"He normal": "kaiming_normal", "He uniform": "kaiming_uniform", "N(0, 1)": "normal"}
-if "orthogonal" in INIT_SCHEMES:  # Saxe et al. (2014); helpers.init has it from lesson 04's rewrite on
-    SCHEMES["orthogonal"] = "orthogonal"
+SCHEMES["orthogonal"] = "orthogonal"  # Saxe et al. (2014)
 NET = {"activation": "tanh", "scheme": "default", "gain": 1.0, "depth": 10, "width": 64, "seed": 0}
 DEFAULTS = NET | {"epochs": 5, "lr": 0.003}  # the app starts from tanh with torch's default init
 OVERFLOW = (

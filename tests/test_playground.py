@@ -183,7 +183,6 @@ def test_draw_seeds_titles_who_learns():
     assert ax.get_title() == "Xavier normal nets learn; torch default nets stay at a constant (2 seeds)"
 
 
-@pytest.mark.skipif("orthogonal" not in playground.SCHEMES.values(), reason="helpers.init has no orthogonal")
 def test_orthogonal_scheme_is_offered_and_predicted():
     init = playground.measure("tanh", "orthogonal", 1.0, depth=5, width=256)
     for measured, pred in zip(init.act[:-1], init.act_pred[:-1]):
