@@ -42,11 +42,17 @@ def test_exercise_2_accepts_autograd_slopes_and_refuses_the_mean_slope():
     assert not exercises.verdict("03.2", mean_slope)[0]
 
 
-def test_exercise_3_accepts_either_std_and_a_list():
-    def biased(model, x, y):
-        d = [g.std(correction=0).item() for g in helpers.probe(model, x, y).output_grads[:-1]]
-        return [a / b for a, b in zip(d, d[1:])]  # a list of floats, population std
+def test_exercise_3_accepts_the_norm_form_and_a_list_and_refuses_the_std():
+    def by_norm(model, x, y):
+        d = [g.norm().item() / g.numel() ** 0.5 for g in helpers.probe(model, x, y).output_grads[:-1]]
+        return [a / b for a, b in zip(d, d[1:])]  # a list of floats: Frobenius norm / sqrt(entries)
 
-    assert exercises.verdict("03.3", biased)[0]
-    flipped = lambda model, x, y: torch.tensor(biased(model, x, y)).flip(0)  # noqa: E731
+    assert exercises.verdict("03.3", by_norm)[0]
+    flipped = lambda model, x, y: torch.tensor(by_norm(model, x, y)).flip(0)  # noqa: E731
     assert not exercises.verdict("03.3", flipped)[0]
+
+    def by_std(model, x, y):
+        d = [g.std() for g in helpers.probe(model, x, y).output_grads[:-1]]
+        return torch.stack([a / b for a, b in zip(d, d[1:])])
+
+    assert not exercises.verdict("03.3", by_std)[0]  # the std drops the mean: a different quantity

@@ -49,7 +49,7 @@ def test_compare_schemes_matches_one_net_trained_alone():
     )
     assert loss.shape == (2, 3, 2) and nb03.gradient_ratio(run, 2).shape == (2, 3, 2)
     alone = helpers.train(
-        nb03.lecture_nets("sigmoid", 2, "xavier_uniform", [1])[0], data, epochs=2, verbose=False
+        nb03.lecture_nets("sigmoid", 2, "xavier_uniform", [1])[0], data, epochs=2, seed=1, verbose=False
     )
     torch.testing.assert_close(
         loss[1, 1], torch.tensor(alone.test_loss, dtype=loss.dtype), rtol=1e-3, atol=1e-4
@@ -64,13 +64,14 @@ def test_ratio_at_init_is_first_over_last_gradient_std():
     data = helpers.lecture_split()
     r = nb03.ratio_at_init(data, "default", seeds=2)
     model = nb03.full_gradients(nb03.lecture_nets("sigmoid", 3, "default", [1])[0], data)
-    torch.testing.assert_close(r[1], model[0].weight.grad.std() / model[-1].weight.grad.std())
+    rms = [w.grad.pow(2).mean().sqrt() for w in (model[0].weight, model[-1].weight)]
+    torch.testing.assert_close(r[1], rms[0] / rms[1])
 
 
 def test_wide_factors_agree_with_the_exercise_checker():
     factors, _ = nb03.wide_factors("sigmoid", width=32, hidden=4)
     model, x, y = nb03.wide_net("sigmoid", "xavier_normal", width=32, hidden=4)
-    d = [g.std() for g in helpers.probe(model, x, y).output_grads[:-1]]
+    d = [g.pow(2).mean().sqrt() for g in helpers.probe(model, x, y).output_grads[:-1]]
     torch.testing.assert_close(factors, torch.stack([a / b for a, b in zip(d, d[1:])]))
     assert (factors < 0.3).all()  # about sigmoid's peak slope 1/4, up to a 32-wide net's noise
 
@@ -90,3 +91,25 @@ def test_shrink_per_layer_of_a_wide_default_sigmoid_net_is_near_sqrt_48():
 def test_share_between_names_the_range_or_the_share():
     assert nb03.share_between(0.3, 0.2, 0.4) == "20 % to 40 %" == nb03.share_between(0.2, 0.2, 0.4)
     assert nb03.share_between(0.5, 0.2, 0.4) == "50 %, outside 20 % to 40 %"
+
+
+def test_gradient_ratio_is_the_rms_ratio_of_the_trained_nets():
+    data = helpers.lecture_split()
+    _, run = nb03.compare_schemes(data, "sigmoid", 3, ["default"], seeds=2, epochs=1, track=True)
+    model = nb03.full_gradients(run.model(1), data)
+    rms = [w.grad.pow(2).mean().sqrt() for w in (model[0].weight, model[-1].weight)]
+    torch.testing.assert_close(nb03.gradient_ratio(run, 1)[0, 1, 0], rms[0] / rms[1], rtol=1e-3, atol=0)
+
+
+def test_mixed_controls_take_xavier_weights_where_named():
+    d, x, h, o = (
+        nb03.lecture_nets("sigmoid", 3, s, [4])[0] for s in ["default", "xavier_uniform", *nb03.MIXED]
+    )
+    assert torch.equal(h[0].weight, x[0].weight) and torch.equal(h[-1].weight, d[-1].weight)
+    assert torch.equal(o[0].weight, d[0].weight) and torch.equal(o[-1].weight, x[-1].weight)
+    assert torch.equal(o[0].bias, x[0].bias)
+
+
+def test_about_rounds_to_ten_points_and_names_the_ends():
+    assert nb03.about(0.415, 200) == "about 40 % of 200 (SE 3 points)"
+    assert nb03.about(0.03, 200) == "under 5 % of 200" and nb03.about(0.95, 200) == "over 90 % of 200"

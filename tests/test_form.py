@@ -1,4 +1,4 @@
-"""The lessons rewritten to the classroom form (see LESSON-FORM.md) stay in it.
+"""Every lesson and deep dive keeps the classroom form (see LESSON-FORM.md).
 
 The measures are those of the form's own tool (../shared/tools/lessonform.py, with --strict), written again
 here so that the project's test runs anywhere; a test checks that both measure today's notebooks alike. One
@@ -17,25 +17,14 @@ from matplotlib.figure import Figure
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT.parent / "shared" / "tools" / "lessonform.py"
-# The lessons (and deep dives) rewritten to the form, relative to notebooks/; each is held to every limit.
-REWRITTEN = [
-    "00_toolkit.ipynb",
-    "01_vanishing_exploding.ipynb",
-    "deeper/01_vanishing_exploding.ipynb",
-    "02_glorot_condition.ipynb",
-    "deeper/02_glorot_condition.ipynb",
-    "03_xavier.ipynb",
-    "deeper/03_xavier.ipynb",
-    "04_kaiming.ipynb",
-    "deeper/04_kaiming.ipynb",
-    "05_dead_relu_learning_rate.ipynb",
-    "deeper/05_dead_relu_learning_rate.ipynb",
-    "06_beyond_initialisation.ipynb",
-    "deeper/06_beyond_initialisation.ipynb",
-    "07_playground.ipynb",
-    "08_clinic.ipynb",
-    "deeper/08_clinic.ipynb",
-]
+# Every core lesson and deep dive, relative to notebooks/; each is held to every limit of the form.
+REWRITTEN = sorted(
+    str(p.relative_to(ROOT / "notebooks"))
+    for p in [
+        *(ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"),
+        *(ROOT / "notebooks" / "deeper").glob("*.ipynb"),
+    ]
+)
 LIMITS = {
     "words": 2000,  # prose before the exercises: about 15 minutes spoken
     "code": 150,  # teaching code lines (cells not tagged `check`)

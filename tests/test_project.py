@@ -100,3 +100,25 @@ def test_lessons_end_with_checked_exercises():
         text = path.read_text()
         number = path.name[:2]
         assert text.count(f'helpers.exercises.check(\\"{number}.') >= 2, f"{path.name}: two checked exercises"
+
+
+def test_links_between_notebooks_lead_somewhere():
+    import nbformat
+
+    link = re.compile(r"\]\(([^)#\s]+\.ipynb)(?:#[^)]*)?\)")  # markdown links to a notebook, anchors dropped
+    missing = []
+    for path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                missing += [
+                    f"{path.relative_to(ROOT)} -> {t}"
+                    for t in link.findall(cell.source)
+                    if not (path.parent / t).resolve().exists()
+                ]
+    deep_dives = sorted((ROOT / "notebooks" / "deeper").glob("*.ipynb"))
+    for dive in deep_dives:  # each deep dive is reached from its lesson
+        lesson = ROOT / "notebooks" / dive.name
+        assert f"deeper/{dive.name}" in lesson.read_text(), f"{lesson.name} does not link its deep dive"
+    assert missing == [], missing

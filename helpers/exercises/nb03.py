@@ -31,14 +31,25 @@ def _backward_factor_inputs():
 def _backward_factors(model, x, y):
     from helpers.stats import probe
 
-    d = torch.stack([g.std() for g in probe(model, x, y).output_grads[:-1]])  # hidden layers, first first
+    d = torch.stack(
+        [g.pow(2).mean().sqrt() for g in probe(model, x, y).output_grads[:-1]]
+    )  # hidden, first first
+    return d[:-1] / d[1:]
+
+
+def _std_factors(model, x, y):
+    from helpers.stats import probe
+
+    d = torch.stack([g.std() for g in probe(model, x, y).output_grads[:-1]])
     return d[:-1] / d[1:]
 
 
 def _factors_with_output(model, x, y):
     from helpers.stats import probe
 
-    d = torch.stack([g.std() for g in probe(model, x, y).output_grads])  # the output layer kept
+    d = torch.stack(
+        [g.pow(2).mean().sqrt() for g in probe(model, x, y).output_grads]
+    )  # the output layer kept
     return d[:-1] / d[1:]
 
 
@@ -88,12 +99,13 @@ exercise(
     "03.3",
     "function",
     _backward_factors,
-    "helpers.probe(...).output_grads holds dL/dz per layer, first first; drop the output layer "
-    "and divide each hidden layer's std by the next one's",
+    "helpers.probe(...).output_grads holds dL/dz per Linear layer, first first; drop the output layer "
+    "and divide each hidden layer's RMS (root mean square of all entries) by the next one's",
     wrong=(
         lambda model, x, y: 1 / _backward_factors(model, x, y),  # next over this
         lambda model, x, y: _backward_factors(model, x, y).flip(0),  # last layer first
         _factors_with_output,  # the output layer is not a hidden layer
+        lambda model, x, y: _std_factors(model, x, y),  # std subtracts the mean: not the RMS
     ),
     rel_tol=1e-4,
     inputs=_backward_factors_inputs,

@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import torch
 from torch import nn
 
-from helpers.checks import check_positive_int
+from helpers.checks import check_positive_int, linear_layers
 from helpers.init import init_weights, predicted_stds
 from helpers.many import train_many
 from helpers.models import lecture_net, mlp
@@ -19,9 +19,19 @@ SCHEMES = ["default", "xavier_uniform", "xavier_normal", "kaiming_uniform"]
 LABELS = {"default": "default", "xavier_uniform": "Xavier uniform", "xavier_normal": "Xavier normal"}
 
 
+MIXED = {"xavier_hidden": "Xavier on hidden layers only", "xavier_output": "Xavier on the output layer only"}
+LABELS.update(MIXED)
+
+
 def lecture_nets(activation, hidden, scheme, seeds, gain=1.0):
     """One lecture net per seed, its weights redrawn by `scheme`; the biases keep torch's draw of that seed,
-    so the nets of one seed under different schemes share their biases."""
+    so the nets of one seed under different schemes share their biases. The controls "xavier_hidden" and
+    "xavier_output" take Xavier uniform's weights in those layers and the default's in the others."""
+    if scheme in MIXED:
+        pairs = zip(
+            *(lecture_nets(activation, hidden, s, seeds, gain) for s in ("default", "xavier_uniform"))
+        )
+        return [mix(d, x, scheme) for d, x in pairs]
     nets = []
     for s in seeds:
         torch.manual_seed(s)
@@ -29,19 +39,37 @@ def lecture_nets(activation, hidden, scheme, seeds, gain=1.0):
     return nets
 
 
+def mix(default, xavier, scheme):
+    """The Xavier net with the default's output weights ("xavier_hidden") or its hidden weights
+    ("xavier_output")."""
+    pairs = list(zip(linear_layers(default), linear_layers(xavier)))
+    with torch.no_grad():
+        for d, x in pairs[-1:] if scheme == "xavier_hidden" else pairs[:-1]:
+            x.weight.copy_(d.weight)
+    return xavier
+
+
 def compare_schemes(data, activation, hidden, schemes, seeds=200, epochs=20, gain=1.0, track=False):
-    """Train `seeds` lecture nets per scheme (SGD lr 0.03, batches of 10, all nets on the same batches) in
-    one train_many call; (test MSE (scheme, seed, epoch), the ManyHistory)."""
+    """Train `seeds` lecture nets per scheme (SGD lr 0.03, batches of 10) in one train_many call; the nets of
+    seed s see the batch order of seed s under every scheme, so seeds differ in init and in data order while
+    the nets of one seed differ only in weights. (test MSE (scheme, seed, epoch), the ManyHistory)."""
     check_positive_int(seeds, "seeds")
     nets = [m for s in schemes for m in lecture_nets(activation, hidden, s, range(seeds), gain)]
-    run = train_many(nets, data, epochs=epochs, lr=0.03, track=track)
+    run = train_many(nets, data, epochs=epochs, lr=0.03, track=track, seed=list(range(seeds)) * len(schemes))
     return run.test_loss.view(len(schemes), seeds, epochs), run
 
 
+def rms(t):
+    """Root mean square of all entries: the Frobenius norm over sqrt(number of entries)."""
+    return t.norm() / math.sqrt(t.numel())
+
+
 def gradient_ratio(run, n_schemes):
-    """r = first / last layer weight-gradient std on the whole training set, (scheme, seed, epoch)."""
-    g = run.layers["grad_std"]  # (models, epochs, layers)
-    return (g[..., 0] / g[..., -1]).view(n_schemes, -1, g.shape[1])
+    """r = RMS of the first layer's weight gradient (all 8 entries) over the last layer's (all 4), on the
+    whole training set, (scheme, seed, epoch)."""
+    g = run.layers["grad_norm"]  # (models, epochs, layers): Frobenius norms
+    sizes = [layer.weight.numel() for layer in linear_layers(run.model(0))]
+    return (g[..., 0] / g[..., -1] * math.sqrt(sizes[-1] / sizes[0])).view(n_schemes, -1, g.shape[1])
 
 
 def full_gradients(model, data):
@@ -51,11 +79,15 @@ def full_gradients(model, data):
     return model
 
 
-def ratio_at_init(data, scheme, seeds=200, activation="sigmoid", hidden=3):
-    """(seeds,) r of freshly drawn lecture nets, before any training."""
+def ratio_at_init(data, scheme, seeds=200, activation="sigmoid", hidden=3, bias=None):
+    """(seeds,) r of freshly drawn lecture nets, before any training; bias=0.0 zeroes every bias first."""
     ratios = []
     for m in lecture_nets(activation, hidden, scheme, range(seeds)):
-        g = [layer.weight.grad.std() for layer in full_gradients(m, data)[::2]]
+        if bias is not None:
+            with torch.no_grad():
+                for layer in linear_layers(m):
+                    layer.bias.fill_(bias)
+        g = [rms(layer.weight.grad) for layer in full_gradients(m, data)[::2]]
         ratios.append(g[0] / g[-1])
     return torch.stack(ratios)
 
@@ -82,27 +114,30 @@ def share_between(share, low, high):
     return span if low <= share <= high else f"{100 * share:.0f} %, outside {span}"
 
 
-def plot_sigmoid3(ratio, left, axes=None):
-    """Left: r over the epochs of the short run (median, quartiles); right: share of seeds off the plateau."""
+def plot_sigmoid3(ratio, left, names=None, axes=None):
+    """Left: r over the epochs of the short run (median, quartiles); right: share of seeds off the plateau,
+    one line per scheme in `names` (default: the default and Xavier uniform)."""
     axes = axes if axes is not None else panels(2)[1]
     epochs = range(1, ratio.shape[2] + 1)
     for i, name in enumerate(["default", "Xavier uniform"]):
         spread(epochs, ratio[i], ax=axes[0], label=name, log=True)
-    axes[0].set(xlabel="epoch", ylabel="r = layer 1 / layer 4 grad std", xticks=list(epochs))
-    axes[0].set_title("Xavier's r is about 3x larger")
-    for i, name in enumerate(["default", "Xavier uniform"]):
-        axes[1].plot(range(1, left.shape[1] + 1), left[i], label=name)
+    axes[0].set(xlabel="epoch", ylabel="r = layer 1 / layer 4 gradient RMS", xticks=list(epochs))
+    axes[0].set_title("Xavier's r is several times larger")
+    for i, name in enumerate(names or ["default", "xavier_uniform"]):
+        ls = ["--", ":"][list(MIXED).index(name)] if name in MIXED else "-"
+        style = {"color": color("xavier_uniform" if name in MIXED else name), "ls": ls}
+        axes[1].plot(range(1, left.shape[1] + 1), left[i], label=LABELS.get(name, name), **style)
     axes[1].set(xlabel="epoch", ylabel="share of seeds off the plateau", ylim=(0, 1))
-    axes[1].set_title("Only Xavier nets leave the plateau")
+    axes[1].set_title("Xavier nets leave the plateau")
     axes[1].legend()
     return axes
 
 
 def wide_factors(activation, gain=1.0, width=256, hidden=10, seed=0):
-    """Backward factors std(delta_l) / std(delta_l+1) of a wide Xavier-normal net (zero biases) at init,
+    """Backward factors RMS(delta_l) / RMS(delta_l+1) of a wide Xavier-normal net (zero biases) at init,
     hidden layer 1 first, and the probe they come from (1000 standard-normal inputs, random targets)."""
     p = probe(*wide_net(activation, "xavier_normal", width, hidden, seed, gain))
-    d = torch.stack([g.std() for g in p.output_grads[:-1]])  # hidden layers only, first first
+    d = torch.stack([rms(g) for g in p.output_grads[:-1]])  # hidden layers only, first first
     return d[:-1] / d[1:], p
 
 
@@ -110,13 +145,13 @@ def plot_factors(factors, ax=None):
     """One line per (activation, gain): the backward factor of each hidden layer, 1 and 1/4 marked."""
     ax = ax if ax is not None else panels(1)[1]
     for (activation, gain), f in factors.items():
-        label = f"{activation}, gain {'5/3' if gain != 1 else '1'}"
+        label = f"{activation}, gain {gain:.3g}"
         style = {"ls": "--" if gain != 1 else "-", "color": color(activation)}
         ax.plot(range(1, len(f) + 1), f, marker="o", label=label, **style)
     ax.axhline(1.0, color="grey", lw=1.2)
     ax.axhline(0.25, color=PREDICTED, ls=":", lw=1.5, label="1/4, sigmoid's peak slope")
-    ax.set(xlabel="hidden layer l", ylabel="std(δ_l) / std(δ_l+1)", ylim=(0, 1.3))
-    ax.set_title("Per layer, sigmoid keeps 1/4, tanh nearly all")
+    ax.set(xlabel="hidden layer l", ylabel="RMS(δ of layer l) / RMS(δ of layer l+1)", ylim=(0, 1.3))
+    ax.set_title("Per layer, sigmoid keeps about 1/4, tanh most")
     ax.legend(loc="center right")
     return ax
 
@@ -140,8 +175,8 @@ def plot_training(loss, ahead, constant, names, axes=None):
 
 
 def shrink_per_layer(model, x, y):
-    """Geometric mean over neighbouring hidden layers of std(delta_l+1) / std(delta_l), one MSE backward."""
-    d = torch.stack([g.std() for g in probe(model, x, y).output_grads[:-1]])
+    """Geometric mean over neighbouring hidden layers of RMS(delta_l+1) / RMS(delta_l), one MSE backward."""
+    d = torch.stack([rms(g) for g in probe(model, x, y).output_grads[:-1]])
     return (d[1:] / d[:-1]).log().mean().exp().item()
 
 
@@ -159,8 +194,8 @@ def explore(
 ):
     """Train one lecture net from `seed` (SGD lr 0.03); draw it; return (r, final test MSE).
 
-    r is the first layer's weight-gradient std over the last layer's, on the whole training set. The gain
-    applies to the Xavier schemes only (the default and kaiming_uniform ignore it: see the title).
+    r is the RMS of the first layer's weight gradient over the last layer's, on the whole training set. The
+    gain applies to the Xavier schemes only (the default and kaiming_uniform ignore it: see the title).
     """
     check_positive_int(epochs, "epochs")
     torch.manual_seed(seed)
@@ -172,7 +207,7 @@ def explore(
         model, "weight", ax=axes[0], predicted=predicted, band="bound", title=f"weights, gain {gain:.3g}"
     )
     history = train(model, data, epochs=epochs, lr=0.03, seed=0, verbose=False, progress=progress)
-    stds = [m.weight.grad.std().item() for m in full_gradients(model, data)[::2]]  # first to last layer
+    stds = [rms(m.weight.grad).item() for m in full_gradients(model, data)[::2]]  # first to last layer
     weights_vp(model, "grad", ax=axes[1], log=True, title=f"gradients after {epochs} epochs")
     loss_curves([history], ax=axes[2], constant=data.constant_mse(), title="test MSE")
     axes[2].set_ylim(0, max(1.15 * data.constant_mse(), max(history.test_loss)))
@@ -182,7 +217,7 @@ def explore(
 def show(data, **settings):
     """explore, then one line: r and the final test MSE."""
     r, final = explore(data, **settings)
-    print(f"r = first / last layer grad std = {r:.3g}; final test MSE {final:.3g}")
+    print(f"r = first / last layer gradient RMS = {r:.3g}; final test MSE {final:.3g}")
 
 
 def widget(data):
@@ -223,3 +258,33 @@ def plot_same_size(losses, constant, names, axes=None):
         )
     axes[-1].legend()
     return axes
+
+
+def init_signals(data, scheme, seeds=200, hidden=3):
+    """At init, per seed: the mean of sigmoid'(z)^2 over the training set in each hidden layer (seed, hidden),
+    and the spread of the last hidden layer, its std over the training inputs averaged over units (seed,)."""
+    slopes, spread_last = [], []
+    for m in lecture_nets("sigmoid", hidden, scheme, range(seeds)):
+        p = probe(m, data.x_train)
+        s = [torch.sigmoid(z) * (1 - torch.sigmoid(z)) for z in p.outputs[:-1]]
+        slopes.append(torch.stack([v.pow(2).mean() for v in s]))
+        spread_last.append(p.acts[-2].std(dim=0).mean())
+    return torch.stack(slopes), torch.stack(spread_last)
+
+
+def mean_factors(activation, gain=1.0, seeds=5):
+    """wide_factors averaged over `seeds` nets, (hidden - 1,); and, averaged over those nets, the share of the
+    last hidden layer's outputs beyond +-0.9 and that layer's mean output."""
+    runs = [wide_factors(activation, gain, seed=s) for s in range(seeds)]
+    factors = torch.stack([f for f, _ in runs]).mean(0)
+    beyond = sum((p.acts[-2].abs() > 0.9).float().mean().item() for _, p in runs) / seeds
+    return factors, beyond, sum(p.acts[-2].mean().item() for _, p in runs) / seeds
+
+
+def about(share, n):
+    """A share of n seeds at the precision its standard error supports: 'under 5 %' or 'over 90 %' at the
+    ends, else 'about X % of n (SE Y points)', X to the nearest 10 (the SE of a share of 200 is <= 3.5)."""
+    se = 100 * math.sqrt(share * (1 - share) / n)
+    if share < 0.05 or share > 0.9:
+        return f"{'under 5' if share < 0.05 else 'over 90'} % of {n}"
+    return f"about {10 * round(10 * share)} % of {n} (SE {se:.0f} points)"
