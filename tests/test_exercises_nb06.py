@@ -39,3 +39,8 @@ def test_exercise_3_accepts_a_sign_comparison_and_refuses_counting_negatives():
 
     assert exercises.verdict("06.3", by_sign)[0]
     assert not exercises.verdict("06.3", lambda g, floor: (g < 0).float().mean())[0]
+
+
+def test_exercise_2_refuses_dividing_a_zero_gradient_by_its_norm():
+    assert exercises.verdict("06.2", lambda g, c: g if g.norm() <= c else g * (c / g.norm()))[0]
+    assert not exercises.verdict("06.2", lambda g, c: g * min(1.0, c / g.norm().item()))[0]  # 1 / 0.0 raises

@@ -209,3 +209,38 @@ def test_depth_sweep_stops_a_kind_below_the_bar_and_plots(data):
     assert sweep["plain"].shape == (2, 1)  # the bar 1.1 stops it at the first rung
     nb06.plot_sweep(sweep, [1, 2], "t")
     plt.close("all")
+
+
+def test_count_band_and_half_in_words_read_in_bands():
+    assert [nb06.count_band(k) for k in (0, 1, 7, 8, 12, 13, 19, 20)] == [
+        "0 of 20",
+        "1 to 7 of 20",
+        "1 to 7 of 20",
+        "8 to 12 of 20",
+        "8 to 12 of 20",
+        "13 to 19 of 20",
+        "13 to 19 of 20",
+        "20 of 20",
+    ]
+    assert [nb06.half_in_words(k) for k in (0, 3, 10, 11, 20)] == [
+        "none",
+        "fewer than half",
+        "half",
+        "more than half",
+        "all",
+    ]
+
+
+def test_start_gradients_vanish_toward_the_input_only_without_he(data):
+    norms, ratio = nb06.start_gradients(lambda: nb06.deep_net(10), data, seeds=range(3))
+    he_norms, he_ratio = nb06.start_gradients(lambda: nb06.deep_net(10, he=True), data, seeds=range(3))
+    assert norms.shape == ratio.shape == (3,)
+    assert (ratio < 1e-4).all() and (he_ratio > 0.1).all() and (norms < he_norms).all()
+    torch.testing.assert_close(ratio, nb06.first_last_ratio(lambda: nb06.deep_net(10), data, seeds=range(3)))
+
+
+def test_init_profile_is_float64_and_past_float32s_floor(data):
+    v = nb06.init_profile(lambda: nb06.deep_net(10), data.x_train, seeds=range(2))
+    assert (v[:, 1:] < v[:, :-1]).all()  # in float64 it falls block after block, past 1e-17
+    v32 = nb06.init_profile(lambda: nb06.deep_net(3), data.x_train, seeds=range(2), dtype=torch.float32)
+    assert v32.shape == (2, 4)

@@ -13,7 +13,8 @@ def _balanced_bound(width=64):
 
 
 def _clip_norm(g, c):
-    return g * min(1.0, c / g.norm().item())
+    norm = g.norm().item()
+    return g if norm <= c else g * (c / norm)  # a zero gradient is short: returned unchanged
 
 
 def _clip_norm_inputs():
@@ -23,6 +24,7 @@ def _clip_norm_inputs():
         (torch.randn(8, 4, generator=g) * 1e-3, 1.0),  # norm far below 1: left alone
         (torch.randn(50, generator=g), 100.0),  # a loose threshold: left alone
         (torch.randn(3, 5, 7, generator=g) * 3, 2.5),
+        (torch.zeros(10), 1.0),  # a zero gradient: returned unchanged, not divided by its norm
     ]
 
 
@@ -63,7 +65,7 @@ exercise(
     "function",
     _clip_norm,
     "multiply g by min(1, c / ||g||), with ||g|| the norm of the whole tensor: shorten long gradients, "
-    "keep their direction, and leave short ones unchanged",
+    "keep their direction, and leave short ones (a zero gradient too) unchanged",
     wrong=(
         lambda g, c: g.clamp(-c, c),  # clipping by value
         lambda g, c: g * c / g.norm(),  # always rescaled to length c, short gradients made longer

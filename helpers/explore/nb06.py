@@ -247,20 +247,30 @@ def _acc(model, batches):
 
 
 @torch.no_grad()
-def init_profile(make, x, seeds=range(20)):
-    """(seeds, 1 + blocks) stream variance after the stem and each block at initialisation, a row a seed."""
-    return torch.stack([block_variances(seeded(make, s), x) for s in seeds])
+def init_profile(make, x, seeds=range(20), dtype=torch.float64):
+    """(seeds, 1 + blocks) stream variance after the stem and each block at initialisation, a row a seed.
+
+    Computed in float64 by default: in float32 a vanishing stream's variance stops falling near 1e-17,
+    the rounding floor of a variance over nearly equal values: the curve would show that floor, not signal.
+    """
+    return torch.stack([block_variances(seeded(make, s).to(dtype), x.to(dtype)) for s in seeds])
+
+
+def start_gradients(make, data, seeds=range(20)):
+    """((seeds,), (seeds,)): at initialisation, the whole weight gradient's norm, and the gradient norm of the
+    first block's first Linear over the last block's last Linear (below 1: it shrinks toward the input)."""
+    norms, ratios = [], []
+    for s in seeds:
+        net = seeded(make, s)
+        norms.append(grad_norm(net, data))
+        layers = [m for m in net.modules() if isinstance(m, nn.Linear)]
+        ratios.append((layers[1].weight.grad.norm() / layers[-2].weight.grad.norm()).item())
+    return torch.tensor(norms), torch.tensor(ratios)
 
 
 def first_last_ratio(make, data, seeds=range(20)):
     """(seeds,) gradient norm of the first block's first Linear / the last block's last Linear, at init."""
-    out = []
-    for s in seeds:
-        net = seeded(make, s)
-        grad_norm(net, data)
-        layers = [m for m in net.modules() if isinstance(m, nn.Linear)]
-        out.append((layers[1].weight.grad.norm() / layers[-2].weight.grad.norm()).item())
-    return torch.tensor(out)
+    return start_gradients(make, data, seeds)[1]
 
 
 def plot_groups(runs, idx, title, ax=None):
@@ -278,8 +288,11 @@ def plot_groups(runs, idx, title, ax=None):
 def plot_profiles(profiles, title, ax=None):
     """Stream variance after each block at initialisation: median and quartiles over seeds, per kind."""
     ax = ax if ax is not None else panels(1)[1]
-    for name, v in profiles.items():
+    for k, (name, v) in enumerate(profiles.items()):
         spread(range(v.shape[1]), v, ax=ax, label=name, log=True)
+        ax.lines[-1].set_linestyle(
+            STYLES[k % len(STYLES)]
+        )  # kinds told apart by line style, not colour alone
     ax.set(xlabel="block (0 = after the stem)", ylabel="variance of the stream", title=title)
     ax.set_xticks(range(0, len(next(iter(profiles.values()))[0]), 2))
     ax.legend()
@@ -290,6 +303,23 @@ def count_in_words(k, n=20):
     """A count of runs in bands that read the same on any CPU: 'at most 2', '3 to 6', '7 or more'."""
     band = "at most 2" if k <= 2 else "3 to 6" if k <= 6 else "7 or more"
     return f"{band} of {n}"
+
+
+def count_band(k, n=20):
+    """A count of n runs in bands wide enough to read the same on any CPU: '0 of 20', '1 to 7 of 20'
+    (up to 35 %), '8 to 12 of 20', '13 to 19 of 20' (65 % or more), '20 of 20'."""
+    if k in (0, n):
+        return f"{k} of {n}"
+    lo, hi = math.floor(0.35 * n), math.ceil(0.65 * n)
+    band = f"1 to {lo}" if k <= lo else f"{lo + 1} to {hi - 1}" if k < hi else f"{hi} to {n - 1}"
+    return f"{band} of {n}"
+
+
+def half_in_words(k, n=20):
+    """'none', 'fewer than half', 'half', 'more than half' or 'all' (of n)."""
+    if k in (0, n):
+        return "none" if k == 0 else "all"
+    return "more than half" if 2 * k > n else "half" if 2 * k == n else "fewer than half"
 
 
 def ratio_in_words(r):
@@ -352,6 +382,9 @@ def plot_growth(runs, idx, reference, title, ax=None):
     ax.set(xlabel="epoch", ylabel="weight std / He value", title=title)
     ax.legend()
     return ax
+
+
+STYLES = ("-", "--", ":", "-.")  # plot_profiles' line styles, one per kind
 
 
 def accuracy_band(a):
