@@ -19,7 +19,11 @@ LABEL_VARIANCE = 10.0  # Var[2*x1**2 - x2**2] = 4*2 + 1*2 for x ~ N(0, 1): the c
 
 
 def setup(seed=0, threads=1):
-    """Seed Python, NumPy and torch, use `threads` CPU threads, set the series' plot style and backend."""
+    """Seed Python, NumPy and torch, use `threads` CPU threads, set the series' plot style and backend.
+
+    It also builds one throwaway optimizer: torch.optim's first use imports torch._dynamo (about a second on a
+    laptop), and the setup cell, run before class, is the place to wait for it, not the first live experiment.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ValueError(f"seed: expected an int from 0 to 2**32 - 1 (NumPy's range), got {seed!r}")
     check_positive_int(threads, "threads")
@@ -29,6 +33,7 @@ def setup(seed=0, threads=1):
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     use_style()
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # the one-time import (see above)
 
 
 def inline_figures():

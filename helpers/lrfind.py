@@ -22,6 +22,7 @@ def lr_range_test(
     blowup=4.0,
     loss="mse",
     on="train",
+    restore=True,
 ):
     """(lrs, losses): one SGD step per batch while the rate grows geometrically from lr_min to lr_max.
 
@@ -31,7 +32,7 @@ def lr_range_test(
     (what fast.ai's lr_find smooths: no extra forward pass, so long tests stay cheap).
     The test stops once that loss is not finite or exceeds `blowup` times its lowest value. The batches are
     helpers.batch_order's for `seed`. Afterwards the model's weights, buffers and .grad are as they were,
-    even if a step raised.
+    even if a step raised; restore=False leaves them as the last step made them (to inspect the net).
     """
     check_args(model, data, lr_min, lr_max, steps, batch_size, smooth, blowup, loss)
     check_choice(on, ("train", "batch"), "on")
@@ -40,14 +41,14 @@ def lr_range_test(
     lrs = torch.logspace(math.log10(lr_min), math.log10(lr_max), steps).tolist()
     epochs = math.ceil(steps / math.ceil(len(data.x_train) / batch_size))
     batches = [idx for epoch in batch_order(len(data.x_train), batch_size, epochs, seed) for idx in epoch]
-    opt, loss_fn, losses, average = torch.optim.SGD(model.parameters(), lr=lr_min), LOSSES[loss], [], 0.0
+    params, loss_fn, losses, average = list(model.parameters()), LOSSES[loss], [], 0.0
     try:
         for i, (lr, idx) in enumerate(zip(lrs, batches), 1):
-            opt.param_groups[0]["lr"] = lr
-            opt.zero_grad()
             value = loss_fn(model(data.x_train[idx]), data.y_train[idx])
-            value.backward()
-            opt.step()
+            grads = torch.autograd.grad(value, params)
+            with torch.no_grad():  # torch.optim.SGD's step, p - lr * g (without importing torch.optim's
+                for p, g in zip(params, grads):  # machinery, which costs a second or two on first use)
+                    p.add_(g, alpha=-lr)
             if on == "train":
                 with torch.no_grad():
                     value = loss_fn(model(data.x_train), data.y_train)
@@ -56,9 +57,10 @@ def lr_range_test(
             if not math.isfinite(losses[-1]) or losses[-1] > blowup * min(losses):
                 break  # the loss has blown up: larger rates will not tell us more
     finally:  # put everything back, even if a step raised
-        model.load_state_dict(saved)
-        for p, g in zip(model.parameters(), saved_grads):
-            p.grad = g
+        if restore:
+            model.load_state_dict(saved)
+            for p, g in zip(model.parameters(), saved_grads):
+                p.grad = g
     return lrs[: len(losses)], losses
 
 

@@ -158,7 +158,7 @@ def test_depth_grid_and_width_training_shapes(data):
 
 def test_range_tests_rows(data):
     rows = nb05.range_tests(data, seeds=[0])
-    assert rows.shape == (1, 3) and 0 < rows[0, 2] <= rows[0, 0]
+    assert rows.shape == (1, 4) and 0 < rows[0, 2] <= rows[0, 0] and rows[0, 3] in (0, 1)
 
 
 def test_plots_draw(data):
@@ -166,3 +166,38 @@ def test_plots_draw(data):
     sgd = nb05.optimizer_path(torch.optim.SGD, steps=3, lr=0.1)
     nb05.plot_paths({"SGD": sgd, "again": sgd})
     nb05.plt.close("all")
+
+
+def test_count_rounds_to_the_nearest_five_without_ties():
+    assert [nb05.count(k / 100) for k in (5, 7, 8, 58, 61, 63, 65, 100)] == [5, 5, 10, 60, 60, 65, 65, 100]
+    assert nb05.count(0.65 - 1e-8) == 65  # a float32 share just under its count
+
+
+def test_mean_factor_is_the_schedules_mean():
+    assert nb05.mean_factor() == pytest.approx(0.4509, abs=1e-3)
+    assert nb05.mean_factor(("warmup", 2)) == pytest.approx(1 - 1 / 20 + 1 / 2800, abs=1e-6)
+
+
+def test_death_epochs_and_nonfinite(data):
+    h = helpers.train_many(
+        functools.partial(relu, 4), data, seeds=range(6), epochs=3, lr=[0.03] * 3 + [50.0] * 3, track=True
+    )
+    deaths = nb05.death_epochs({"h": h})["h"]
+    assert deaths.shape == (3,) and int(deaths[-1]) <= 6
+    final = h.layers["dead"][:, -1, :-1]
+    assert int(deaths[-1]) == int((final == 1).any(1).sum())
+    assert nb05.nonfinite(h) == int((~h.test_loss[:, -1].isfinite()).sum())
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_steps_is_torch_optim_sgd(momentum):
+    torch.manual_seed(0)
+    grads = [torch.randn(50) for _ in range(30)]
+    w = torch.zeros(50, requires_grad=True)
+    opt, want = torch.optim.SGD([w], lr=0.03, momentum=momentum), []
+    for g in grads:
+        w.grad = g.clone()
+        opt.step()
+        want.append(w.detach().clone())
+    for a, b in zip(nb05.sgd_steps(grads, 0.03, momentum), want):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

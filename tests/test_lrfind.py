@@ -105,3 +105,10 @@ def test_bad_arguments_are_named(data, kw, name):
         lr_range_test(net(), data, **kw)
     with pytest.raises(ValueError, match="lrs, losses"):
         suggest([], [])
+
+
+def test_restore_false_leaves_the_trained_weights(data):
+    model = net()
+    before = copy.deepcopy(model.state_dict())
+    lr_range_test(model, data, steps=30, restore=False)
+    assert any(not torch.equal(v, model.state_dict()[k]) for k, v in before.items())

@@ -50,15 +50,11 @@ def _dead_per_layer_inputs():
 
 
 def _momentum_equivalent_lr(lr=0.03, momentum=0.8, steps=300):
-    # measure the steady step of torch.optim.SGD with momentum on a constant gradient of 1
-    w = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
-    for _ in range(steps):
-        before = w.item()
-        opt.zero_grad()
-        w.sum().backward()
-        opt.step()
-    return before - w.item()  # the step per unit gradient: the plain-SGD rate that takes it
+    # measure the steady step of SGD with momentum (torch.optim.SGD's arithmetic) on a constant gradient of 1
+    from helpers.explore.nb05 import sgd_steps
+
+    *_, before, after = sgd_steps([torch.ones(1)] * steps, lr, momentum)
+    return (before - after).item()  # the step per unit gradient: the plain-SGD rate that takes it
 
 
 exercise(

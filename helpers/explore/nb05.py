@@ -194,7 +194,7 @@ def born_dead_by_width(widths=(4, 8, 16), hidden=8, seeds=1000, deep=4, seed=10)
     return out
 
 
-def plot_born_dead(result, draws):
+def plot_born_dead(result, draws, title="Born dead: about (1/2)^width per layer"):
     """Share of dead layers against width (log y), beside (1/2)^width; a zero is drawn as 'below 1/draws'."""
     fig, ax = helpers.plots.panels(1)
     widths = sorted(result)
@@ -202,10 +202,10 @@ def plot_born_dead(result, draws):
     ax.plot(wide, 0.5**wide, color=helpers.plots.PREDICTED, label="(1/2)^width")
     seen = [(w, result[w][1]) for w in widths if result[w][1] > 0]
     ax.plot(*zip(*seen), "o", ms=8, color=helpers.plots.BLUE, label=f"measured ({draws} layers each)")
-    for w in [w for w in widths if result[w][1] == 0]:
-        ax.plot(w, 1 / draws, "v", ms=9, color=helpers.plots.BLUE, label=f"none in {draws}: below this")
+    for w in [w for w in widths if result[w][1] == 0]:  # none seen: 3/draws is the 95 % upper bound
+        ax.plot(w, 3 / draws, "v", ms=9, color=helpers.plots.BLUE, label=f"none in {draws}: 95 % bound")
     ax.set(yscale="log", xlabel="width of each hidden layer", ylabel="share of deep layers dead at birth")
-    ax.set(title="Born dead: (1/2)^width per layer, gone by width 16")
+    ax.set(title=title)
     ax.legend()
     return ax
 
@@ -247,49 +247,54 @@ def plot_lr_deaths(rows, lrs, born, h03, x, constant):
     return axes
 
 
-def plot_fixes(rows, titles=("Deaths: only clipping stays near the born dead", "Test MSE: clipping lowest")):
-    """Two panels sharing the rows: shares fully dead and stuck, and the test MSE's median and quartiles."""
+def plot_fixes(rows, titles=("Deaths: a large rate and momentum kill", "Test MSE: median and quartiles")):
+    """Two panels sharing the rows: shares fully dead (bars) and stuck (ticks); test MSE median, quartiles."""
     names = list(rows)
     fig, axes = helpers.plots.panels(2, height=0.45 * len(names) + 1.2, sharey=True)
     ys = range(len(names))
-    axes[0].barh(ys, [rows[k]["stuck"] for k in names], color=helpers.plots.VERMILLION, alpha=0.6,
-                 label="ends at the constant level")  # fmt: skip
-    axes[0].scatter([rows[k]["dead"] for k in names], ys, color="black", marker="|", s=250, zorder=3,
-                    label="fully dead")  # fmt: skip
+    axes[0].barh(ys, [rows[k]["dead"] for k in names], color=helpers.plots.VERMILLION, alpha=0.6,
+                 label="fully dead")  # fmt: skip
+    axes[0].scatter([rows[k]["stuck"] for k in names], ys, color="black", marker="|", s=250, zorder=3,
+                    label="stuck (train MSE > 0.9 of the constant)")  # fmt: skip
     axes[0].set(yticks=list(ys), yticklabels=names, xlim=(0, 1), xlabel="share of nets")
     axes[0].set_title(titles[0])
     axes[0].invert_yaxis()
     med = torch.tensor([rows[k]["q"] for k in names])  # (rows, 3)
     err = torch.stack([med[:, 1] - med[:, 0], med[:, 2] - med[:, 1]]).clamp(min=0).numpy()
     axes[1].errorbar(med[:, 1].numpy(), ys, xerr=err, fmt="o", capsize=3, label="median, quartiles")
-    axes[1].set(xlim=(0, 17), xlabel="test MSE at the end (all nets)", title=titles[1])
-    axes[0].legend(loc="best")
+    axes[1].set(xlim=(0, 21), xlabel="test MSE at the end (all nets)", title=titles[1])
+    axes[0].legend(loc="lower right")
     axes[1].legend(loc="best")
     return axes
+
+
+def sgd_steps(grads, lr, momentum):
+    """The weights torch.optim.SGD visits from 0, given each step's gradient: v <- m v + g; w <- w - lr v.
+
+    Its arithmetic, written out (tests check it against torch.optim.SGD): torch.optim's first use imports
+    torch._dynamo, which costs a second or two of the lesson's run time.
+    """
+    w, v, out = torch.zeros_like(grads[0]), torch.zeros_like(grads[0]), []
+    for g in grads:
+        v = v.mul(momentum).add(g) if momentum else g  # torch's buffer starts as the first gradient itself
+        w = w.add(v, alpha=-lr)
+        out.append(w)
+    return out
 
 
 def momentum_steps(lr, momentum, noise=1.0, steps=100, coords=20_000, seed=0):
     """(mean, std) of torch.optim.SGD's last step per coordinate, gradient 1 + noise * N(0, 1) every step."""
     g = torch.Generator().manual_seed(seed)
-    w = torch.zeros(coords, requires_grad=True)
-    opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
-    for _ in range(steps):
-        before = w.detach().clone()
-        opt.zero_grad()
-        w.grad = 1 + noise * torch.randn(coords, generator=g)
-        opt.step()
-    step = before - w.detach()
+    grads = [1 + noise * torch.randn(coords, generator=g) for _ in range(steps)]
+    *_, before, after = sgd_steps(grads, lr, momentum)
+    step = before - after
     return step.mean().item(), step.std().item()
 
 
 def total_push(lr, momentum, steps=500):
     """How far torch.optim.SGD moves a weight in all, from one gradient of 1 followed by zeros."""
-    w = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
-    for t in range(steps):
-        w.grad = torch.ones(1) if t == 0 else torch.zeros(1)
-        opt.step()
-    return -w.item()
+    grads = [torch.ones(1, dtype=torch.float32)] + [torch.zeros(1)] * (steps - 1)
+    return -sgd_steps(grads, lr, momentum)[-1].item()
 
 
 def plot_range_test(lrs, losses, constant, floor, steep, skip=0.1):
@@ -307,12 +312,21 @@ def plot_range_test(lrs, losses, constant, floor, steep, skip=0.1):
     return ax
 
 
-def lr_fixes(factory):
+WARMUP_COSINE = (("warmup", 2), ("cosine",))  # factor min(1, (t + 1) / 140) * (1 + cos(pi t / 1400)) / 2
+
+
+def mean_factor(spec=WARMUP_COSINE, epochs=20, per_epoch=70):
+    """The mean over every update of a schedule's factor (70 updates an epoch: 700 examples in 10s)."""
+    return helpers.schedules.factors([spec], per_epoch, epochs * per_epoch).mean().item()
+
+
+def lr_fixes(factory, lr=0.03):
     """Section 4's rows for train_fixes: name -> (factory, settings); plain SGD at the base rate otherwise."""
+    same_mean = round(lr * mean_factor(), 4)  # 0.0135: warm-up + cosine's mean rate over 20 epochs
     return {
         "warm-up 2 epochs": (factory, {"schedule": ("warmup", 2)}),
-        "warm-up + cosine": (factory, {"schedule": (("warmup", 2), ("cosine",))}),
-        "constant 0.0135": (factory, {"lr": 0.0135}),  # warm-up + cosine's mean rate over 20 epochs
+        "warm-up + cosine": (factory, {"schedule": WARMUP_COSINE}),
+        f"constant {same_mean}": (factory, {"lr": same_mean}),
         "momentum 0.9": (factory, {"momentum": 0.9}),
         "momentum 0.9, lr 0.003": (factory, {"momentum": 0.9, "lr": 0.003}),
         "clip norm at 1": (factory, {"clip_norm": 1.0}),
@@ -331,6 +345,21 @@ SHARES = (
 def share(f):
     """A share of nets as a coarse range, wider than the differences between CPU code paths."""
     return "-" if math.isnan(f) else next((text for edge, text in SHARES if f < edge), "above 0.95")
+
+
+def count(f, n=100, step=5):
+    """A share of n nets as a count rounded to the nearest `step` (5): a few nets flip between CPU paths."""
+    return step * round(round(f * n) / step)
+
+
+def nonfinite(h):
+    """How many members of a ManyHistory ended with a NaN or infinite loss (diverged)."""
+    return int((~h.test_loss[:, -1].isfinite()).sum())
+
+
+def death_epochs(ends):
+    """name -> (epochs,) how many nets are fully dead after each epoch (histories trained with track=True)."""
+    return {k: (h.layers["dead"][..., :-1] == 1).any(-1).sum(0) for k, h in ends.items()}
 
 
 # ---- the deep dive ----
@@ -396,15 +425,18 @@ def plot_width_training(result):
 
 
 def range_tests(data, seeds=range(20), hidden=4):
-    """(seeds, 3): each initialisation's valley floor rate, floor / constant level, steepest-fall rate."""
+    """(seeds, 4): each initialisation's valley floor rate, floor / constant level, steepest-fall rate, and
+    1 if the net ends the test fully dead (its weights are kept after the test to look), else 0."""
     from helpers.lrfind import lowest, lr_range_test, steepest
 
     constant, rows = data.constant_mse("train"), []
     for s in seeds:
         torch.manual_seed(s)
-        lrs, losses = lr_range_test(helpers.lecture_net("relu", hidden), data, seed=s, **RANGE_TEST)
+        net = helpers.lecture_net("relu", hidden)
+        lrs, losses = lr_range_test(net, data, seed=s, restore=False, **RANGE_TEST)
         floor_lr, floor = lowest(lrs, losses, skip=0.1)
-        rows.append([floor_lr, floor / constant, steepest(lrs, losses, skip=0.1)])
+        dead = float(fully_dead([net], data.x_train).item())
+        rows.append([floor_lr, floor / constant, steepest(lrs, losses, skip=0.1), dead])
     return torch.tensor(rows)
 
 
@@ -419,3 +451,15 @@ def plot_paths(runs):
         ax.plot(0, 0, "k*", ms=10)
         ax.set(title=name, xlabel="$w_1$ (curvature 1)", ylabel="$w_2$ (curvature 16)")
     return axes
+
+
+def plot_death_epochs(deaths, born, n=100):
+    """Nets fully dead after each epoch, one line per row, with the born-dead count dotted."""
+    fig, ax = helpers.plots.panels(1)
+    for name, counts in deaths.items():
+        ax.plot(range(1, len(counts) + 1), counts, "o-", ms=3, label=name)
+    ax.axhline(born, color=helpers.plots.GREY, ls=":", lw=2, label="dead at birth")
+    ax.set(xlabel="epoch", ylabel=f"nets fully dead (of {n})", ylim=(0, n))
+    ax.set(title="Deaths keep coming while the rate is high")
+    ax.legend()
+    return ax
