@@ -110,3 +110,15 @@ def test_runs_and_plots_have_the_expected_shapes():
     assert len(nb04.plot_depth([1.0, 2.0], acts, deltas)) == 2
     assert len(nb04.plot_modes({"fan_in": nb04.mode_rms("fan_in", seeds=2, widths=[4, 8, 4])})) == 2
     plt.close("all")
+
+
+def test_deep_arms_pairs_the_schemes_by_seed_and_the_optimizers_by_call():
+    digits = helpers.split(*helpers.digits(), train=0.7, seed=0)
+    arms = nb04.deep_arms(digits, epochs=1, seeds=2, hidden=2)
+    assert list(arms) == ["Xavier normal, SGD", "He normal, SGD", "Xavier normal, Adam", "He normal, Adam"]
+    assert all(a.shape == (2, 1) for a in arms.values())
+    alone = nb04.deep_runs(digits, "kaiming_normal", seeds=2, hidden=2, epochs=1)
+    torch.testing.assert_close(arms["He normal, SGD"], alone, atol=0.01, rtol=0)  # same nets, same batches
+    fig_axes = nb04.plot_modes({"fan_in": nb04.mode_rms("fan_in", seeds=2, widths=[4, 8, 4])})
+    assert [t.get_text() for t in fig_axes[0].get_yticklabels()] == ["0.25", "0.5", "1", "2", "4"]
+    plt.close("all")

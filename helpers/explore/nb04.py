@@ -3,6 +3,7 @@
 import ipywidgets as widgets
 import torch
 import torch.nn.functional as F
+from matplotlib.ticker import NullFormatter
 from torch.func import jacrev
 
 from helpers import theory
@@ -55,6 +56,7 @@ def widget():
 
 # Schemes helpers.plots has no colour for yet (they belong in plots.COLORS): Okabe-Ito yellow, Tol's wine.
 EXTRA_COLORS = {"orthogonal": "#F0E442", "lsuv": "#882255"}
+PLAIN_TICKS = (0.25, 0.5, 1, 2, 4)  # the zigzag figure's y ticks, as plain numbers
 ZIGZAG = [100, 400] * 10 + [100]  # 20 layers whose widths alternate: fan_in and fan_out disagree 4-fold
 
 
@@ -92,10 +94,18 @@ def plot_modes(rms, title_fwd="Forward: fan_in is flat", title_bwd="Backward: fa
     """Two panels: RMS of z relative to layer 1 and of dL/dz relative to the last layer, per mode."""
     fig, axes = panels(2)
     for mode, (fwd, bwd) in rms.items():
-        spread(range(1, fwd.shape[1] + 1), fwd / fwd[:, :1], ax=axes[0], label=mode, log=True)
-        spread(range(1, bwd.shape[1] + 1), bwd / bwd[:, -1:], ax=axes[1], label=mode, log=True)
+        band = f"quartiles over {len(fwd)} seeds (lines: medians)"
+        spread(
+            range(1, fwd.shape[1] + 1), fwd / fwd[:, :1], ax=axes[0], label=mode, log=True, band_label=band
+        )
+        spread(
+            range(1, bwd.shape[1] + 1), bwd / bwd[:, -1:], ax=axes[1], label=mode, log=True, band_label=band
+        )
     axes[0].set(xlabel="layer", ylabel="RMS of z / layer 1's", title=title_fwd)
     axes[1].set(xlabel="layer", ylabel="RMS of dL/dz / last layer's", title=title_bwd)
+    for ax in axes:  # plain numbers on the log axis: 0.25, 0.5, 1, 2, 4
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_yticks(PLAIN_TICKS, [f"{t:g}" for t in PLAIN_TICKS])
     axes[0].legend(loc="lower left")
     axes[1].get_legend().remove()
     return axes
@@ -116,9 +126,10 @@ def plot_depth(cs, acts, deltas):
     width = acts[0, :, 0].pow(2).mean().item()  # E||x||^2 = width
     for c, name, a, d in zip(cs, ("xavier_normal", "kaiming_normal", "normal"), acts, deltas):
         label = {1.0: "Xavier, c = 1", 2.0: "He, c = 2"}.get(c, f"c = {c:g}")
-        spread(layers, a, ax=axes[0], label=label, color=name, log=True)
+        band = f"quartiles over {acts.shape[1]} nets (lines: medians)"
+        spread(layers, a, ax=axes[0], label=label, color=name, log=True, band_label=band)
         axes[0].plot(layers, (width * (c / 2) ** layers) ** 0.5, ls="--", color=color(name), lw=1)
-        spread(layers[1:], d, ax=axes[1], label=label, color=name, log=True)
+        spread(layers[1:], d, ax=axes[1], label=label, color=name, log=True, band_label=band)
         axes[1].plot(
             layers[1:],
             (width / 2 * (c / 2) ** (len(layers) - 1 - layers[1:])) ** 0.5,
@@ -126,7 +137,7 @@ def plot_depth(cs, acts, deltas):
             color=color(name),
             lw=1,
         )
-    axes[0].set(xlabel="layer", ylabel="norm (dashed: predicted)", title="Forward ||h||")
+    axes[0].set(xlabel="layer", ylabel="norm (dashed: mean-square prediction)", title="Forward ||h||")
     axes[1].set(xlabel="layer", title="Backward ||dL/dz||")
     axes[1].get_legend().remove()
     return axes
@@ -136,13 +147,25 @@ def lecture_runs(
     data, seeds=100, lr=0.001, epochs=20, schemes=("default", "kaiming_uniform", "kaiming_normal")
 ):
     """{scheme: test MSE (seeds, epochs)} of ReLU_class3 under each scheme, same seeds and batches for all."""
-    nets = []
-    for scheme in schemes:
-        for seed in range(seeds):
-            torch.manual_seed(seed)
-            nets.append(init_weights(lecture_net("relu", hidden=3), scheme))
+    per_seed = [lecture_nets(seed, schemes) for seed in range(seeds)]
+    nets = [per_seed[s][i] for i in range(len(schemes)) for s in range(seeds)]  # scheme by scheme
     runs = train_many(nets, data, epochs=epochs, lr=lr)  # SGD, MSE, batches of 10
     return dict(zip(schemes, runs.test_loss.view(len(schemes), seeds, -1)))
+
+
+def lecture_nets(seed, schemes=("default", "kaiming_uniform", "kaiming_normal")):
+    """ReLU_class3 under each scheme from one seed: the weights differ, torch's biases are shared."""
+    nets = []
+    for scheme in schemes:
+        torch.manual_seed(seed)
+        nets.append(init_weights(lecture_net("relu", hidden=3), scheme))
+    return nets
+
+
+def same_biases(seed=0):
+    """True if lecture_nets(seed) share every bias across the schemes (only their weights differ)."""
+    biases = [[m.bias for m in linear_layers(net)] for net in lecture_nets(seed)]
+    return all(torch.equal(a, b) for other in biases[1:] for a, b in zip(biases[0], other))
 
 
 def deep_net(scheme, seed, hidden=20, width=64, **kwargs):
@@ -159,6 +182,24 @@ def deep_runs(digits, scheme, optimizer="sgd", lr=0.01, seeds=20, hidden=20, epo
         nets, digits, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=64, loss="cross_entropy", **kw
     )
     return runs.test_acc.nan_to_num(0.0)  # a diverged member scores 0
+
+
+ARMS = ("Xavier normal, SGD", "He normal, SGD", "Xavier normal, Adam", "He normal, Adam")
+
+
+def deep_arms(digits, epochs=3, seeds=20, hidden=20):
+    """{arm: test accuracy (seeds, epochs)} of Xavier and He normal, each with SGD (lr 0.01, momentum 0.9)
+    and with Adam (lr 0.001), in the order of ARMS.
+
+    One train_many call per optimizer (it cannot mix them); seed s draws the same normals for both schemes.
+    """
+    out = {}
+    for opt, lr in (("sgd", 0.01), ("adam", 1e-3)):
+        nets = [deep_net(s, i, hidden) for s in ("xavier_normal", "kaiming_normal") for i in range(seeds)]
+        acc = deep_runs(digits, None, optimizer=opt, lr=lr, epochs=epochs, nets=nets)
+        name = "SGD" if opt == "sgd" else "Adam"
+        out[f"Xavier normal, {name}"], out[f"He normal, {name}"] = acc[:seeds], acc[seeds:]
+    return {k: out[k] for k in ARMS}
 
 
 def output_rms_ratio(digits, a="xavier_normal", b="kaiming_normal", seed=0, hidden=20):
@@ -180,6 +221,7 @@ def plot_accuracy(accs, chance, title):
             ax=ax,
             label=label,
             color=EXTRA_COLORS.get(label.lower().split(",")[0].strip()),
+            band_label=f"quartiles over {len(acc)} seeds (lines: medians)",
         )
         if "adam" in label.lower():
             ax.get_lines()[-1].set_linestyle("--")
