@@ -115,8 +115,8 @@ class Diagnosis(str):
 def mystery(number, seed=0, every=6):
     """The Recorder of mystery `number` (1 to 5) of the lesson: a planted failure on the lecture data.
 
-    every=6, not planted_run's 5: no record falls on the last step of an epoch (70 steps), where
-    helpers.train scores the whole training set with gradients on and the Recorder would take that pass.
+    every=6, not planted_run's 5: the lesson's stored records were made at every sixth step. (helpers.train
+    scores each epoch under torch.no_grad, so the Recorder only ever sees training batches.)
     """
     from helpers.diagnose import planted_run
 
