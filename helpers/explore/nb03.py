@@ -5,6 +5,7 @@ import math
 import ipywidgets as widgets
 import torch
 from torch import nn
+from torch.func import functional_call, grad, stack_module_state, vmap
 
 from helpers.checks import check_positive_int, linear_layers
 from helpers.init import init_weights, predicted_stds
@@ -34,9 +35,21 @@ def lecture_nets(activation, hidden, scheme, seeds, gain=1.0):
         return [mix(d, x, scheme) for d, x in pairs]
     nets = []
     for s in seeds:
-        torch.manual_seed(s)
+        torch.default_generator.manual_seed(s)  # torch.manual_seed's draws, without its costly CUDA hook
         nets.append(init_weights(lecture_net(activation, hidden), scheme, gain=gain))
     return nets
+
+
+def pooled_stds(activation, hidden, scheme, draws=500, seed=0):
+    """Per Linear layer, the std of its weights pooled over `draws` redraws of one lecture net by `scheme`
+    (init_weights, the draw lecture_nets makes for each seed): (layers,)."""
+    torch.default_generator.manual_seed(seed)
+    net = lecture_net(activation, hidden)
+    drawn = [[] for _ in linear_layers(net)]
+    for _ in range(draws):
+        for layer, pool in zip(linear_layers(init_weights(net, scheme)), drawn):
+            pool.append(layer.weight.detach().flatten().clone())
+    return torch.stack([torch.cat(pool).std() for pool in drawn])
 
 
 def mix(default, xavier, scheme):
@@ -64,12 +77,28 @@ def rms(t):
     return t.norm() / math.sqrt(t.numel())
 
 
-def gradient_ratio(run, n_schemes):
-    """r = RMS of the first layer's weight gradient (all 8 entries) over the last layer's (all 4), on the
-    whole training set, (scheme, seed, epoch)."""
-    g = run.layers["grad_norm"]  # (models, epochs, layers): Frobenius norms
-    sizes = [layer.weight.numel() for layer in linear_layers(run.model(0))]
-    return (g[..., 0] / g[..., -1] * math.sqrt(sizes[-1] / sizes[0])).view(n_schemes, -1, g.shape[1])
+def ratios(template, params, data):
+    """(models,) r = RMS of the first layer's weight gradient (all its entries) over the last layer's, of the
+    MSE on the whole training set, for every member of params (name -> (models, ...), as train_many keeps them
+    and stack_module_state makes them), in one vectorised pass."""
+    names = [n for n, m in template.named_modules() if isinstance(m, nn.Linear)]
+
+    def loss(p):
+        return nn.functional.mse_loss(functional_call(template, p, (data.x_train,)), data.y_train)
+
+    g = vmap(grad(loss))({k: v.detach() for k, v in params.items()})
+    first, last = (g[f"{n}.weight"].flatten(1).pow(2).mean(1).sqrt() for n in (names[0], names[-1]))
+    return first / last
+
+
+def short_run(data, schemes, seeds=200, epochs=5, activation="sigmoid", hidden=3):
+    """r at init and after `epochs` epochs of compare_schemes' training, each (scheme, seed), and the test MSE
+    (scheme, seed, epoch); the nets are drawn once for both."""
+    nets = [m for s in schemes for m in lecture_nets(activation, hidden, s, range(seeds))]
+    r0 = ratios(nets[0], stack_module_state(nets)[0], data).view(len(schemes), seeds)
+    run = train_many(nets, data, epochs=epochs, lr=0.03, seed=list(range(seeds)) * len(schemes))
+    r = ratios(run.template, run.params, data).view(len(schemes), seeds)
+    return r0, r, run.test_loss.view(len(schemes), seeds, epochs)
 
 
 def full_gradients(model, data):
@@ -81,15 +110,11 @@ def full_gradients(model, data):
 
 def ratio_at_init(data, scheme, seeds=200, activation="sigmoid", hidden=3, bias=None):
     """(seeds,) r of freshly drawn lecture nets, before any training; bias=0.0 zeroes every bias first."""
-    ratios = []
-    for m in lecture_nets(activation, hidden, scheme, range(seeds)):
-        if bias is not None:
-            with torch.no_grad():
-                for layer in linear_layers(m):
-                    layer.bias.fill_(bias)
-        g = [rms(layer.weight.grad) for layer in full_gradients(m, data)[::2]]
-        ratios.append(g[0] / g[-1])
-    return torch.stack(ratios)
+    nets = lecture_nets(activation, hidden, scheme, range(seeds))
+    params = stack_module_state(nets)[0]
+    if bias is not None:
+        params = {k: v.detach().fill_(bias) if k.endswith("bias") else v for k, v in params.items()}
+    return ratios(nets[0], params, data)
 
 
 def variance_gap(hidden=3, width=4):
@@ -114,23 +139,18 @@ def share_between(share, low, high):
     return span if low <= share <= high else f"{100 * share:.0f} %, outside {span}"
 
 
-def plot_sigmoid3(ratio, left, names=None, axes=None):
-    """Left: r over the epochs of the short run (median, quartiles); right: share of seeds off the plateau,
-    one line per scheme in `names` (default: the default and Xavier uniform)."""
-    axes = axes if axes is not None else panels(2)[1]
-    epochs = range(1, ratio.shape[2] + 1)
-    for i, name in enumerate(["default", "Xavier uniform"]):
-        spread(epochs, ratio[i], ax=axes[0], label=name, log=True)
-    axes[0].set(xlabel="epoch", ylabel="r = layer 1 / layer 4 gradient RMS", xticks=list(epochs))
-    axes[0].set_title("Xavier's r is several times larger")
-    for i, name in enumerate(names or ["default", "xavier_uniform"]):
+def plot_off_plateau(left, names, ax=None):
+    """The share of seeds off the plateau per epoch, one line per scheme in `names` (the controls dashed and
+    dotted in Xavier's colour)."""
+    ax = ax if ax is not None else panels(1)[1]
+    for i, name in enumerate(names):
         ls = ["--", ":"][list(MIXED).index(name)] if name in MIXED else "-"
         style = {"color": color("xavier_uniform" if name in MIXED else name), "ls": ls}
-        axes[1].plot(range(1, left.shape[1] + 1), left[i], label=LABELS.get(name, name), **style)
-    axes[1].set(xlabel="epoch", ylabel="share of seeds off the plateau", ylim=(0, 1))
-    axes[1].set_title("Xavier nets leave the plateau")
-    axes[1].legend()
-    return axes
+        ax.plot(range(1, left.shape[1] + 1), left[i], label=LABELS.get(name, name), **style)
+    ax.set(xlabel="epoch", ylabel="share of seeds off the plateau", ylim=(0, 1))
+    ax.set_title("Xavier nets leave the plateau, slowly")
+    ax.legend()
+    return ax
 
 
 def wide_factors(activation, gain=1.0, width=256, hidden=10, seed=0):
@@ -272,13 +292,32 @@ def init_signals(data, scheme, seeds=200, hidden=3):
     return torch.stack(slopes), torch.stack(spread_last)
 
 
+def deltas(model, x, y):
+    """(the MSE's gradient with respect to every Linear layer's output, first first; the last Linear layer's
+    input): helpers.probe's output_grads and acts[-2], without computing the weight gradients."""
+    outputs, last_input = [], []
+
+    def record(module, args, out):
+        outputs.append(out)
+        last_input[:] = [args[0].detach()]
+
+    handles = [m.register_forward_hook(record) for m in linear_layers(model)]
+    try:
+        out = model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.autograd.grad(nn.functional.mse_loss(out, y), outputs), last_input[0]
+
+
 def mean_factors(activation, gain=1.0, seeds=5):
     """wide_factors averaged over `seeds` nets, (hidden - 1,); and, averaged over those nets, the share of the
     last hidden layer's outputs beyond +-0.9 and that layer's mean output."""
-    runs = [wide_factors(activation, gain, seed=s) for s in range(seeds)]
-    factors = torch.stack([f for f, _ in runs]).mean(0)
-    beyond = sum((p.acts[-2].abs() > 0.9).float().mean().item() for _, p in runs) / seeds
-    return factors, beyond, sum(p.acts[-2].mean().item() for _, p in runs) / seeds
+    runs = [deltas(*wide_net(activation, "xavier_normal", seed=s, gain=gain)) for s in range(seeds)]
+    d = [torch.stack([rms(g) for g in grads[:-1]]) for grads, _ in runs]  # hidden layers only, first first
+    factors = torch.stack([v[:-1] / v[1:] for v in d]).mean(0)
+    beyond = sum((last.abs() > 0.9).float().mean().item() for _, last in runs) / seeds
+    return factors, beyond, sum(last.mean().item() for _, last in runs) / seeds
 
 
 def about(share, n):
