@@ -141,3 +141,33 @@ def test_init_ratio_and_final_losses():
     data = split(torch.randn(200, 64), torch.randint(0, 10, (200,)), seed=0)
     _, runs = nb01.depth_sweep(data, depths=(1, 2), seeds=2, keep=(1, 2))
     assert nb01.final_losses(runs, "relu, default init", (1, 2)).shape == (2, 2)
+
+
+def test_product_sweep_shifts_one_set_of_products_by_k_log10_s():
+    measured, _ = nb01.product_sweep([0.5, 1.0], k=41, seeds=50)
+    for j, s in enumerate((0.5, 1.0)):  # the same draws, each factor scaled by s
+        torch.testing.assert_close(measured[:, j], nb01.log10_largest(s, k=41, seeds=50), rtol=0, atol=1e-9)
+
+
+def test_probed_stacks_are_shared_and_match_the_direct_measures():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 64), torch.randint(0, 10, (64,))
+    stats = nb01.probed_stacks("sigmoid", x, y, seeds=2, depth=4)
+    assert nb01.probed_stacks("sigmoid", x, y, seeds=2, depth=4) is stats  # cached: the same tensors
+    assert nb01.one_sign_rows("sigmoid", x, y, seeds=2, depth=4) is stats["rows"]
+    assert nb01.probed_stacks("sigmoid", x.clone(), y, seeds=2, depth=4) is not stats  # other data: new
+    g = nb01.layer_grad_stds(nb01.make_stack("sigmoid", depth=4, seed=1), x, y)
+    factor = math.exp(sum(math.log(g[i + 1] / g[i]) for i in (1, 2)) / 2)
+    assert stats["factor"][1].item() == pytest.approx(factor, rel=1e-5)
+    assert stats["centred"].shape == (2, 4) and (stats["centred"] <= stats["rows"]).all()
+
+
+def test_depth_pairs_trains_each_family_at_its_own_depths():
+    torch.manual_seed(0)
+    data = split(torch.randn(200, 64), torch.randint(0, 10, (200,)), seed=0)
+    plan = {"sigmoid, default init": (1,), "relu, default init": (1, 2)}
+    sweep, runs = nb01.depth_pairs(data, plan, seeds=2)
+    assert sweep["sigmoid, default init"].shape == (2, 1) and sweep["relu, default init"].shape == (2, 2)
+    assert set(runs) == {("sigmoid, default init", 1), ("relu, default init", 1), ("relu, default init", 2)}
+    alone, _ = nb01.depth_sweep(data, {"relu, default init": ("relu", "default")}, (2,), seeds=2)
+    torch.testing.assert_close(sweep["relu, default init"][:, 1], alone["relu, default init"][:, 0])

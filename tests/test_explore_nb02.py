@@ -97,3 +97,13 @@ def test_explore_prints_and_returns_the_output_variance(capsys):
     assert "predicted" in capsys.readouterr().out and out > 0
     assert isinstance(nb02.widget().children[0].value, str)
     plt.close("all")
+
+
+def test_signal_keys_skip_work_without_changing_what_is_computed():
+    widths, stds = [30, 40, 20], [0.2, 0.15]
+    full = nb02.signal(widths, stds, "tanh", seeds=3, batch=4)
+    for keys in (("z",), ("z", "g"), ("z", "dx"), ("g", "dW")):
+        part = nb02.signal(widths, stds, "tanh", seeds=3, batch=4, keys=keys)
+        assert tuple(part) == keys
+        for k in keys:
+            torch.testing.assert_close(part[k], full[k], rtol=0, atol=0)

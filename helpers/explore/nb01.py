@@ -31,8 +31,13 @@ def log10_largest(s, n=4, k=101, seeds=1000, seed=0):
 
 
 def product_sweep(scales, n=4, k=101, seeds=1000):
-    """(seeds, len(scales)) log10 largest |entry| per scale, and the predicted k (lambda + ln s) / ln 10."""
-    measured = torch.stack([log10_largest(float(s), n, k, seeds) for s in scales], 1)
+    """(seeds, len(scales)) log10 largest |entry| per scale, and the predicted k (lambda + ln s) / ln 10.
+
+    Every scale reuses the same draws (log10_largest's seed), and scaling each of the k factors by s scales
+    the product by exactly s^k: so one set of products at s = 1 serves every scale, k log10 s added.
+    """
+    base = log10_largest(1.0, n, k, seeds)  # (seeds,)
+    measured = base[:, None] + k * torch.tensor([math.log10(float(s)) for s in scales], dtype=torch.float64)
     predicted = torch.tensor([k * lyapunov(n, float(s)) / math.log(10) for s in scales])
     return measured, predicted
 
@@ -155,8 +160,39 @@ def widget(x, y):
     )
 
 
+_PROBED = {}  # (activation, depth, seeds) -> (x, y, stats): the probes of one set of nets, made once
+
+
+def probed_stacks(activation, x, y, seeds=100, depth=10):
+    """One probe per seed of the default-init stack: 'factor' (seeds,), 'rows', 'centred' (seeds, depth).
+
+    factor: geometric-mean factor by which the weight-gradient std shrinks per hidden layer going back;
+    rows: share of the rows of each layer's weight gradient delta_l^T h_(l-1) that have one sign (layers
+    2..depth+1); centred: the same with each unit's batch mean taken out of h_(l-1) (the control).
+    Cached per (activation, depth, seeds) and the very tensors x and y, so that per_layer_factor and
+    one_sign_rows share the probes of one set of nets.
+    """
+    key = (activation, depth, seeds)
+    if key in _PROBED and _PROBED[key][0] is x and _PROBED[key][1] is y:
+        return _PROBED[key][2]
+    factor, rows, centred = [], [], []
+    for seed in range(seeds):
+        p = probe(make_stack(activation, "default", depth, seed=seed), x, y, "cross_entropy")
+        g = torch.tensor([t.std().item() for t in p.weight_grads])
+        factor.append((g[2:depth] / g[1 : depth - 1]).log().mean().exp().item())  # hidden layers 2..depth
+        for out, centre in ((rows, False), (centred, True)):
+            hs = [h - h.mean(0) if centre else h for h in p.inputs[1:]]  # layers 2..depth+1
+            grads = [d.T @ h for d, h in zip(p.output_grads[1:], hs)]  # (n_out, n_in) each
+            out.append([((g > 0).all(1) | (g < 0).all(1)).float().mean().item() for g in grads])
+    stats = {"factor": torch.tensor(factor), "rows": torch.tensor(rows), "centred": torch.tensor(centred)}
+    _PROBED[key] = (x, y, stats)
+    return stats
+
+
 def per_layer_factor(activation, init, depth, x, y, seeds=100):
     """(seeds,) geometric-mean factor by which the weight-gradient std shrinks per hidden layer going back."""
+    if init == "default":
+        return probed_stacks(activation, x, y, seeds, depth)["factor"]
     out = []
     for seed in range(seeds):
         g = torch.tensor(
@@ -171,13 +207,7 @@ def one_sign_rows(activation, x, y, seeds=100, depth=10, centred=False):
 
     centred=True is the control: each unit's batch mean is taken out of h_(l-1) before the product.
     """
-    out = []
-    for seed in range(seeds):
-        p = probe(make_stack(activation, "default", depth, seed=seed), x, y, "cross_entropy")
-        hs = [h - h.mean(0) if centred else h for h in p.inputs[1:]]  # layers 2..depth+1
-        grads = [d.T @ h for d, h in zip(p.output_grads[1:], hs)]  # (n_out, n_in) each
-        out.append([((g > 0).all(1) | (g < 0).all(1)).float().mean().item() for g in grads])
-    return torch.tensor(out)
+    return probed_stacks(activation, x, y, seeds, depth)["centred" if centred else "rows"]
 
 
 def sample_spread(activation, x, depth=10, seed=0):
@@ -290,6 +320,20 @@ def depth_sweep(data, families=DIGIT_FAMILIES, depths=(1, 2, 3, 4, 6, 8, 12), se
             if depth in keep:
                 runs[name, depth] = run
         sweep[name] = torch.stack(acc, 1)
+    return sweep, runs
+
+
+def depth_pairs(data, plan, seeds=20):
+    """depth_sweep at each family's own depths: {family: (seeds, its depths)}, {(family, depth): run}.
+
+    plan maps a family of DIGIT_FAMILIES to its depths, e.g. {"sigmoid, default init": (2, 3)}; every run
+    is kept. A run is the one depth_sweep would train at that depth (same seeds, same batches).
+    """
+    sweep, runs = {}, {}
+    for name, depths in plan.items():
+        acc, kept = depth_sweep(data, {name: DIGIT_FAMILIES[name]}, depths, seeds, keep=depths)
+        sweep.update(acc)
+        runs.update(kept)
     return sweep, runs
 
 

@@ -32,18 +32,32 @@ def _var(ts):
     return torch.stack([t.detach().var(dim=(1, 2)) for t in ts], 1)  # (seeds, len(ts))
 
 
-def signal(widths, stds, activation="identity", seeds=100, batch=16, seed=0):
-    """Per-net variances of z_l, delta_l = dL/dz_l and dL/dW_l: 'z', 'g', 'dW' (seeds, layers), 'dx'."""
+def signal(widths, stds, activation="identity", seeds=100, batch=16, seed=0, keys=("z", "g", "dW", "dx")):
+    """Per-net variances of z_l, delta_l = dL/dz_l and dL/dW_l: 'z', 'g', 'dW' (seeds, layers), 'dx'.
+
+    keys: the ones to compute; the others are skipped ('z' alone needs no backward pass, and 'dW' costs a
+    third of the work). What is computed does not depend on what is skipped.
+    """
     ws, x, r = unit_draws(tuple(widths), seeds, batch, seed)  # every rule rescales the same draws
     f = theory.phi(activation)
-    h = x.clone().requires_grad_()
+    backward = bool(set(keys) - {"z"})
+    h = x.clone().requires_grad_(backward)
     inputs, zs = [h], []
-    for i, (w, s) in enumerate(zip(ws, stds)):
-        zs.append(s * (inputs[-1] @ w))  # = h @ (s w), without copying the weights
-        inputs.append(f(zs[-1]) if i < len(ws) - 1 else zs[-1])  # no activation after the last layer
-    *gs, dx = torch.autograd.grad((r * inputs[-1]).sum(), zs + [h])
-    dw = [a.detach().transpose(1, 2) @ g for a, g in zip(inputs, gs)]  # a sum over the batch
-    return {"z": _var(zs), "g": _var(gs), "dW": _var(dw), "dx": _var([dx])[:, 0] / _var([r])[:, 0]}
+    with torch.set_grad_enabled(backward):
+        for i, (w, s) in enumerate(zip(ws, stds)):
+            zs.append(s * (inputs[-1] @ w))  # = h @ (s w), without copying the weights
+            inputs.append(f(zs[-1]) if i < len(ws) - 1 else zs[-1])  # no activation after the last layer
+    out = {"z": _var(zs)}
+    if backward:
+        wanted = zs + ([h] if "dx" in keys else [])
+        gs = list(torch.autograd.grad((r * inputs[-1]).sum(), wanted))
+        if "dx" in keys:
+            out["dx"] = _var([gs.pop()])[:, 0] / _var([r])[:, 0]
+        out["g"] = _var(gs)
+        if "dW" in keys:
+            dw = [a.detach().transpose(1, 2) @ g for a, g in zip(inputs, gs)]  # a sum over the batch
+            out["dW"] = _var(dw)
+    return {k: out[k] for k in keys}
 
 
 def predict(widths, stds, activation="identity", batch=16):
@@ -66,7 +80,7 @@ def predict(widths, stds, activation="identity", batch=16):
 
 def one_layer(n_in, n_out, sigma2, seeds=100, batch=64):
     """(forward, backward): medians over `seeds` layers of Var[o] / Var[x] and Var[dL/dx] / Var[dL/do]."""
-    s = signal([n_in, n_out], [math.sqrt(sigma2)], seeds=seeds, batch=batch)
+    s = signal([n_in, n_out], [math.sqrt(sigma2)], seeds=seeds, batch=batch, keys=("z", "dx"))
     x = unit_draws((n_in, n_out), seeds, batch, 0)[1]
     return (s["z"][:, 0] / x.var(dim=(1, 2))).median().item(), s["dx"].median().item()
 
@@ -82,7 +96,7 @@ def end_to_end(widths, rules=("fan-in", "fan-out", "Glorot"), seeds=20, batch=64
     out = {}
     for rule in rules:
         s, p = (
-            signal(widths, stds_for(widths, rule), seeds=seeds, batch=batch),
+            signal(widths, stds_for(widths, rule), seeds=seeds, batch=batch, keys=("z", "dx")),
             predict(widths, stds_for(widths, rule)),
         )
         x = unit_draws(tuple(widths), seeds, batch, 0)[1]
@@ -95,7 +109,7 @@ def two_passes(cs, activation="tanh", width=100, depth=20):
     """Measured medians and theory's Var[z_L] and Var[delta_1] / Var[delta_L] for each c = n sigma^2."""
     rows = []
     for c in cs:
-        m = signal([width] * (depth + 1), [math.sqrt(c / width)] * depth, activation)
+        m = signal([width] * (depth + 1), [math.sqrt(c / width)] * depth, activation, keys=("z", "g"))
         q = theory.forward_variances(c, depth - 1, c, activation=activation)[-1].item()  # q_1 = c Var[x]
         g = theory.gradient_variances(c, depth, c, activation=activation)[0].item()
         rows.append([m["z"][:, -1].median(), m["g"][:, 0].median(), q, g])
