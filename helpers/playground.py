@@ -67,8 +67,8 @@ def build(activation="tanh", scheme="default", gain=1.0, depth=10, width=64, see
 
 def rms(t):
     """Root mean square of the nonzero entries: what a log-scale violin shows."""
-    t = t[t != 0]
-    return t.pow(2).mean().sqrt().item() if len(t) else 0.0
+    n = int(t.count_nonzero())  # the zeros add nothing to the sum of squares: no need to drop them
+    return math.sqrt(t.pow(2).sum().item() / n) if n else 0.0
 
 
 def predicted(model, stds, activation):
@@ -431,7 +431,8 @@ def app(data=None, **settings):
 
 def varying(acts):
     """Per layer, the share of the RMS that changes with the input: RMS(a - mean over inputs) / RMS(a)."""
-    return [rms(a - a.mean(0)) / rms(a) if rms(a) else 0.0 for a in acts]
+    sizes = [rms(a) for a in acts]
+    return [rms(a - a.mean(0)) / r if r else 0.0 for a, r in zip(acts, sizes)]
 
 
 def per_example(p):
@@ -450,7 +451,7 @@ def seeds_at_init(seeds=range(20), data=None, **net):
     output's RMS (see varying); grad, grad_example, grad_pred: layer 1's weight-gradient RMS over layer
     d's for the batch gradient, one example's, and the backward recursion's. Tensors of shape (seeds,).
     """
-    data, rows = data or lecture_split(), []
+    data, rows, pred = data or lecture_split(), [], {}
     x, y = data.x_train.double(), data.y_train.double()
     for s in seeds:
         model, stds = build(**(NET | net | {"seed": s}))
@@ -458,9 +459,11 @@ def seeds_at_init(seeds=range(20), data=None, **net):
         d = len(p.acts) - 2  # the last hidden layer, 0-based
         act, share = [rms(a) for a in p.acts], varying(p.acts)
         grad, ex = [rms(g) for g in p.weight_grads], per_example(p)
-        pred = predicted(model, stds, (NET | net)["activation"])[1]
+        if tuple(stds) not in pred:  # the recursion sees only the weight stds: the same for every seed
+            pred[tuple(stds)] = predicted(model, stds, (NET | net)["activation"])[1]
+        pred_s = pred[tuple(stds)]
         rows.append(
-            [act[d] / act[0], share[d], share[-1], grad[0] / grad[d], ex[0] / ex[d], pred[0] / pred[d]]
+            [act[d] / act[0], share[d], share[-1], grad[0] / grad[d], ex[0] / ex[d], pred_s[0] / pred_s[d]]
         )
     keys = ["act", "varying", "out_varying", "grad", "grad_example", "grad_pred"]
     return dict(zip(keys, torch.tensor(rows, dtype=torch.float64).T))
