@@ -205,6 +205,10 @@ def lsuv(model, x, tol=0.02, max_iter=10, orthogonal=True):
     for i, layer in enumerate(linear_layers(model)):
         for _ in range(max_iter):
             std = layer_outputs(model, x)[i].std().item()
+            if not math.isfinite(std):
+                raise ValueError(
+                    f"model: layer {i + 1}'s outputs on x are not finite (std {std}); LSUV cannot scale them"
+                )
             if abs(std - 1) < tol or std == 0:
                 break
             with torch.no_grad():

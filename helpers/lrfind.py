@@ -92,6 +92,8 @@ def steepest(lrs, losses, skip=0.0, window=0.05):
     The slope at step i is taken between steps i - k and i + k, k = window * len(lrs) (at least 1): a
     smoothed curve still wiggles from batch to batch, and a wide difference keeps those wiggles out.
     """
+    if isinstance(window, bool) or not isinstance(window, int | float) or not 0 < window < 0.5:
+        raise ValueError(f"window: expected a share of the steps between 0 and 0.5, got {window!r}")
     end = lrs.index(lowest(lrs, losses, skip)[0])
     k = max(1, int(window * len(lrs)))
     first = max(k, int(skip * len(lrs)))

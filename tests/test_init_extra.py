@@ -75,3 +75,12 @@ def test_orthogonal_names_a_bad_gain():
         helpers.init_weights(helpers.mlp([4, 8, 1]), "orthogonal", gain="2")
     with pytest.raises(ValueError, match="fan_in"):
         helpers.predicted_std("orthogonal", 0, 4)
+
+
+def test_lsuv_refuses_a_net_whose_outputs_overflow_before_changing_it():
+    net = helpers.mlp([8, 8, 8], activation="relu")
+    with torch.no_grad():
+        net[0].weight.fill_(1e30)  # the first layer's outputs overflow float32 on any input
+    x = torch.ones(16, 8) * 1e10
+    with pytest.raises(ValueError, match="^model: layer 1's outputs on x are not finite"):
+        lsuv(net, x, orthogonal=False)

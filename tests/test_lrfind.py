@@ -112,3 +112,12 @@ def test_restore_false_leaves_the_trained_weights(data):
     before = copy.deepcopy(model.state_dict())
     lr_range_test(model, data, steps=30, restore=False)
     assert any(not torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+@pytest.mark.parametrize("window", [0, 0.5, -0.1, True, "wide", float("nan")])
+def test_steepest_names_a_bad_window(window):
+    lrs = [10 ** (-3 + 3 * i / 99) for i in range(100)]
+    losses = [1.0 - i / 200 for i in range(60)] + [0.7 + i / 100 for i in range(40)]
+    with pytest.raises(ValueError, match="^window: expected a share"):
+        helpers.lrfind.steepest(lrs, losses, window=window)
+    assert lrs[0] < helpers.lrfind.steepest(lrs, losses) < lrs[59]  # a sane window still answers
