@@ -411,14 +411,19 @@ def plot_width_training(result):
     ax.plot(widths, [result[w][0] for w in widths], "o-", label="fully dead after 20 epochs at lr 0.03")
     born = [helpers.theory.born_dead_probability(w, 4) for w in widths]
     ax.plot(
-        widths, born, ":", color=helpers.plots.PREDICTED, lw=2, label="born dead, predicted (1/2 per unit)"
+        widths,
+        born,
+        ":",
+        color=helpers.plots.PREDICTED,
+        lw=2,
+        label="born dead, idealised (1/2 per unit; over-predicts short nets)",
     )
     ax.set(xscale="log", xticks=widths, xticklabels=[str(w) for w in widths], ylim=(0, 1))
     ax.minorticks_off()  # only the widths trained are labelled
     ax.set(
         xlabel="width (4 hidden layers)",
         ylabel="share of 100 nets",
-        title="Width stops birth deaths, not these",
+        title="Wider nets: fewer die in training, but not none",
     )
     ax.legend()
     return ax
