@@ -96,6 +96,13 @@ def test_jacobian_of_a_linear_orthogonal_net_is_an_isometry():
     torch.testing.assert_close(sv, torch.ones(2, 8), atol=1e-4, rtol=0)
 
 
+def test_jacobian_svals_in_float64_are_the_same_nets():
+    sv32 = nb04.jacobian_svals("normal", "relu", depth=4, width=8, seeds=2)
+    sv64 = nb04.jacobian_svals("normal", "relu", depth=4, width=8, seeds=2, dtype=torch.float64)
+    assert sv64.dtype == torch.float64
+    torch.testing.assert_close(sv64[:, :2].float(), sv32[:, :2], rtol=1e-4, atol=1e-5)  # same weights, input
+
+
 def test_runs_and_plots_have_the_expected_shapes():
     data = helpers.lecture_split()
     mse = nb04.lecture_runs(data, seeds=2, epochs=2)

@@ -241,18 +241,19 @@ def deep_nets(scheme, seeds=20, hidden=20, x=None):
     return [deep_net(scheme, s, hidden, **kwargs) for s in range(seeds)]
 
 
-def jacobian_svals(scheme, activation="relu", depth=20, width=64, seeds=20):
+def jacobian_svals(scheme, activation="relu", depth=20, width=64, seeds=20, dtype=torch.float32):
     """(seeds, width) singular values of the input-output Jacobian of bias-free nets at a random input.
 
     Weights 'normal' (N(0, gain^2 / width)) or 'orthogonal' (times gain), gain sqrt(2) for ReLU, else 1.
+    dtype=torch.float64 draws the same weights and input, then computes the Jacobian and its SVD in float64.
     """
     gain = 2**0.5 if activation == "relu" else 1.0
     kwargs = {"gain": gain} if scheme == "orthogonal" else {"std": gain / width**0.5}
     out = []
     for seed in range(seeds):
         torch.manual_seed(seed)
-        net = init_weights(mlp([width] * (depth + 1), activation, bias=False), scheme, **kwargs)
-        out.append(torch.linalg.svdvals(jacrev(net)(torch.randn(width))))
+        net = init_weights(mlp([width] * (depth + 1), activation, bias=False), scheme, **kwargs).to(dtype)
+        out.append(torch.linalg.svdvals(jacrev(net)(torch.randn(width).to(dtype))))
     return torch.stack(out)
 
 
