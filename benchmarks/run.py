@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 import helpers
 from helpers.checks import linear_layers
+from helpers.explore import nb04
 from helpers.lecture import model_train_test
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,7 @@ RATIOS = {  # key in latest.json -> (row, baseline row, target)
     ),
 }
 FLOOR = (f"torch.bmm floor, {SEEDS} deep digits nets", "helpers.train, deep digits net")  # no target: context
+LESSON_04 = "04 section 5: nb04.deep_arms, 80 deep digits nets, 3 epochs"  # no target: a lesson cell
 QUICK = {row for pair in RATIOS.values() for row in pair[:2]} | {
     FLOOR[0]
 }  # --quick: just the rows of the ratios
@@ -100,6 +102,8 @@ def digit_rows():
             lambda ms: helpers.train_many(ms, data, **DIGITS),
         )
     table[f"torch.bmm floor, {SEEDS} deep digits nets"] = (SEEDS, deep_net, lambda ms: bmm_floor(ms, data))
+    lesson = helpers.split(*helpers.digits(), train=1400 / 1797, seed=0)  # as lesson 04 splits them
+    table[LESSON_04] = (1, deep_net, lambda ms: nb04.deep_arms(lesson, epochs=3))  # builds its own 80 nets
     return table
 
 
@@ -311,6 +315,15 @@ def report(table, times, memory, baseline, notebooks, repeats, extras):
             "",
             f"The arithmetic floor (bare torch.bmm) for the {SEEDS} deep nets: "
             f"{result['deep_20_floor_over_one']:.1f}x one net by helpers.train.",
+        ]
+    if LESSON_04 in times and "bare loop" in times:  # one lesson cell's cost, in bare loops
+        result["lesson_04_arms_over_bare"] = statistics.median(
+            a / b for a, b in zip(times[LESSON_04], times["bare loop"])
+        )
+        lines += [
+            "",
+            f"Lesson 04's four-arm experiment (80 nets of 20 layers, 3 epochs) alone: "
+            f"{result['lesson_04_arms_over_bare']:.1f}x the bare loop.",
         ]
     if "helpers.train, track=True" in times:
         train_ratios = zip(times["helpers.train, track=True"], times["helpers.train"])

@@ -51,7 +51,7 @@ BACKWARD = {  # dL/d(input) of each activation from dL/d(output) g, by the kerne
 class ManyHistory:
     """What train_many recorded, one row per model; entries from a member's divergence on are NaN."""
 
-    train_loss: torch.Tensor  # (models, epochs) loss over the whole training set
+    train_loss: torch.Tensor | None  # (models, epochs) loss over the whole training set; None if not scored
     test_loss: torch.Tensor  # (models, epochs) loss over the whole test set
     train_acc: torch.Tensor | None  # (models, epochs), classification only
     test_acc: torch.Tensor | None
@@ -77,14 +77,17 @@ class ManyHistory:
 
     def history(self, i):
         """Member i's record as a helpers.History, as helpers.train would have returned it."""
-        done = self.train_loss.shape[1] if self.diverged_at[i] is None else self.diverged_at[i] - 1
-        acc = self.train_acc is not None
+        done = self.test_loss.shape[1] if self.diverged_at[i] is None else self.diverged_at[i] - 1
+
+        def row(t):  # member i's first `done` epochs, or [] for what was not recorded
+            return [] if t is None else t[i, :done].tolist()
+
         return History(
             name=f"model {i}",
-            train_loss=self.train_loss[i, :done].tolist(),
-            test_loss=self.test_loss[i, :done].tolist(),
-            train_acc=self.train_acc[i, :done].tolist() if acc else [],
-            test_acc=self.test_acc[i, :done].tolist() if acc else [],
+            train_loss=row(self.train_loss),
+            test_loss=row(self.test_loss),
+            train_acc=row(self.train_acc),
+            test_acc=row(self.test_acc),
             layers={k: v[i, :done].tolist() for k, v in self.layers.items()},
             diverged_at=self.diverged_at[i],
         )
@@ -142,6 +145,7 @@ def train_many(
     clip_value=None,
     schedule=None,
     track=False,
+    score_train=True,
     memory_fraction=MEMORY_FRACTION,
     progress=False,
     **optimizer_kwargs,
@@ -160,7 +164,9 @@ def train_many(
     update of your own (scalar settings only; optimizer_kwargs go to it).
     A member whose loss turns NaN or inf is frozen from that batch on and its later entries are NaN; the
     others go on. BatchNorm trains on batch statistics and is evaluated with its running ones (eval mode,
-    as helpers.train); Dropout is refused. N whose estimated memory exceeds memory_fraction of what is
+    as helpers.train); Dropout is refused. score_train=False skips scoring the whole training set after each
+    epoch (train_loss and train_acc are then None; training itself is unchanged), for a caller who reads only
+    the test scores. N whose estimated memory exceeds memory_fraction of what is
     available is refused before a second model is built. progress=True shows a bar (live sessions only).
     """
     n = count_members(models, seeds)
@@ -186,9 +192,12 @@ def train_many(
             updates.clip(grads, settings["clip_norm"], settings["clip_value"])
             update(opt, members, grads, rates[t], alive, saved)
             t += 1
-        with torch.no_grad():
-            scores = [evaluate_many(forward, members, x, y, loss) for x, y in split_sets(data)]
-        alive &= torch.stack([s[0] for s in scores]).isfinite().all(0)
+        with torch.no_grad():  # (loss, accuracy) on the training set (or None, None) and on the test set
+            scores = [
+                evaluate_many(forward, members, x, y, loss) if score_train or part == 1 else (None, None)
+                for part, (x, y) in enumerate(split_sets(data))
+            ]
+        alive &= torch.stack([s[0] for s in scores if s[0] is not None]).isfinite().all(0)
         for i in (~alive).nonzero().flatten().tolist():
             diverged_at[i] = diverged_at[i] or epoch
         for key, value in zip(record, [s[k] for k in (0, 1) for s in scores]):
@@ -320,7 +329,7 @@ def check_settings(n, kw):
     check_positive_int(kw["epochs"], "epochs")
     check_positive_int(kw["batch_size"], "batch_size")
     check_positive(kw["memory_fraction"], "memory_fraction")
-    for flag in ("nesterov", "track", "progress"):
+    for flag in ("nesterov", "track", "score_train", "progress"):
         check_flag(kw[flag], flag)
     optimizer_class(kw["optimizer"])
     out = {

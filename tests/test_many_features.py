@@ -251,6 +251,7 @@ def test_model_and_data_are_checked_first(data):
         (dict(betas=(0.9, 0.99)), "optimizer_kwargs"),
         (dict(momentum=[0, 0.5, 0.9], optimizer=torch.optim.SGD), "momentum: one value per model"),
         (dict(epochs=0), "epochs"),
+        (dict(score_train="no"), "score_train: expected True or False"),
     ],
 )
 def test_bad_settings_name_the_argument(data, kw, match):
@@ -261,3 +262,21 @@ def test_bad_settings_name_the_argument(data, kw, match):
 def test_dropout_is_refused(data):
     with pytest.raises(ValueError, match="Dropout is not supported"):
         helpers.train_many([nn.Sequential(nn.Linear(2, 4), nn.Dropout(), nn.Linear(4, 1))], data)
+
+
+@pytest.mark.parametrize("make", [lambda: helpers.mlp([64, 8, 10]), lambda: helpers.mlp([64, 32, 32, 10])])
+def test_score_train_false_trains_the_same_and_keeps_the_test_scores(digits, make):
+    models = nets(3, make)  # the hand-written path, then the vmap path
+    kw = dict(epochs=2, lr=0.05, batch_size=32, loss="cross_entropy", seed=[0, 1, 2])
+    full = helpers.train_many(models, digits, **kw)
+    lean = helpers.train_many(models, digits, score_train=False, **kw)
+    assert lean.train_loss is None and lean.train_acc is None
+    assert torch.equal(lean.test_loss, full.test_loss) and torch.equal(lean.test_acc, full.test_acc)
+    assert all(torch.equal(lean.params[k], full.params[k]) for k in full.params)
+    assert lean.history(1).train_loss == [] and lean.history(1).test_acc == full.history(1).test_acc
+
+
+def test_score_train_false_still_names_the_diverging_epoch(data):
+    h = helpers.train_many(nets(2), data, epochs=3, lr=[0.01, 1e4], score_train=False)
+    assert h.diverged_at[0] is None and h.diverged_at[1] is not None
+    assert h.test_loss[1, h.diverged_at[1] - 1 :].isnan().all()

@@ -179,8 +179,16 @@ def deep_runs(digits, scheme, optimizer="sgd", lr=0.01, seeds=20, hidden=20, epo
     nets = nets or [deep_net(scheme, s, hidden) for s in range(seeds)]
     kw = {"momentum": 0.9} if optimizer == "sgd" else {}
     runs = train_many(
-        nets, digits, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=64, loss="cross_entropy", **kw
-    )
+        nets,
+        digits,
+        epochs=epochs,
+        lr=lr,
+        optimizer=optimizer,
+        batch_size=64,
+        loss="cross_entropy",
+        score_train=False,
+        **kw,
+    )  # only the test set is scored after each epoch
     return runs.test_acc.nan_to_num(0.0)  # a diverged member scores 0
 
 
