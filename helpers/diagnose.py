@@ -21,12 +21,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.checks import check_choice, check_module, check_positive_int, check_str, generator
+from helpers.checks import (
+    check_choice,
+    check_model_and_data,
+    check_module,
+    check_positive,
+    check_positive_int,
+    check_str,
+    generator,
+)
 from helpers.data import digits, lecture_split, split
 from helpers.models import mlp
 from helpers.plots import STYLE
 from helpers.stats import SATURATION, SLOPE
-from helpers.train import train
+from helpers.train import batch_order, train
 
 NAMES = (  # what a verdict can say, in the order the rules are tried: causes before their consequences
     "one badly initialised layer",
@@ -234,6 +242,182 @@ class Recorder:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def record_many(models, data, seeds, epochs=3, lr=0.005, every=6, batch_size=10):
+    """One Recorder per model: N plain Sequential nets trained side by side by SGD on the MSE, model i on
+    the batches of seeds[i], as `Recorder(model, every)` with helpers.train(model, data, epochs, lr,
+    seed=seeds[i], batch_size) would record them, up to float rounding (one batched matrix product a layer
+    rounds differently from N small ones). The models end trained; a run stops where its loss turns NaN/inf.
+    Models of different architectures (e.g. ReLU and tanh) are trained in one batch per architecture.
+    """
+    models, seeds = check_many(models, seeds, data)
+    check_positive_int(epochs, "epochs")
+    check_positive(lr, "lr")
+    check_positive_int(every, "every")
+    check_positive_int(batch_size, "batch_size")
+    groups = {}  # architecture -> indices of its models
+    for i, m in enumerate(models):
+        groups.setdefault(architecture(m), []).append(i)
+    recs = [None] * len(models)
+    for group in groups.values():
+        done = record_batch(
+            [models[i] for i in group], data, [seeds[i] for i in group], epochs, lr, every, batch_size
+        )
+        for i, rec in zip(group, done):
+            recs[i] = rec
+    return recs
+
+
+def architecture(model):
+    """The module types and parameter shapes of a model: what must match to train it in one batch."""
+    return tuple(type(m) for m in model), tuple(p.shape for p in model.parameters())
+
+
+def record_batch(models, data, seeds, epochs, lr, every, batch_size):
+    """record_many for models of one architecture."""
+    recs = [Recorder(m, every=every) for m in models]
+    for rec in recs:
+        rec.close()  # no hooks: the records are filled from the batched pass below
+    mods = list(models[0])  # the layers and activation modules, in order
+    linear = [k for k, m in enumerate(mods) if isinstance(m, nn.Linear)]
+    after = [k + 1 if k + 1 < len(mods) and type(mods[k + 1]) in KINDS else k for k in linear]
+    kinds = [KINDS.get(type(mods[k])) if k not in linear else None for k in after]
+    for rec in recs:
+        rec.kinds = list(kinds)
+    params = [  # per Linear layer: weights (N, out, in) and biases (N, 1, out)
+        [torch.stack([m[k].weight.detach() for m in models]).requires_grad_() for k in linear],
+        [torch.stack([m[k].bias.detach()[None] for m in models]).requires_grad_() for k in linear],
+    ]
+    orders = [batch_order(len(data.x_train), batch_size, epochs, s) for s in seeds]
+    running = torch.arange(len(models))  # the runs still going
+    for epoch in range(epochs):
+        for b in range(len(orders[0][epoch])):
+            idx = torch.stack([orders[i][epoch][b] for i in running.tolist()])  # (runs, batch)
+            outs = batched_forward(mods, params, running, data.x_train[idx])  # each (runs, batch, width)
+            losses = (outs[-1] - data.y_train[idx]).pow(2).mean((1, 2))  # (runs,)
+            losses.sum().backward()  # the runs are independent: each gets its own gradient
+            recording = recs[running[0]].recording
+            with torch.no_grad():
+                if recording:
+                    before = [w.detach()[running] for w in params[0]]  # (runs, out, in) copies
+                    grads = [w.grad[running] for w in params[0]]
+                for p in params[0] + params[1]:
+                    p.index_add_(0, running, p.grad[running], alpha=-lr)
+                    p.grad = None
+                if recording:
+                    acts = [outs[k].detach() for k in after]
+                    batch_records(
+                        [recs[i] for i in running.tolist()], acts, kinds, before, grads, params[0], running
+                    )
+            for i, value in zip(running.tolist(), losses.tolist()):
+                recs[i].step(value)
+            running = running[losses.isfinite()]
+            if not len(running):
+                break
+        if len(running):
+            running = running[finite_scores(mods, params, running, data)]
+        if not len(running):
+            break
+    with torch.no_grad():
+        for i, m in enumerate(models):
+            for j, k in enumerate(linear):
+                m[k].weight.copy_(params[0][j][i])
+                m[k].bias.copy_(params[1][j][i, 0])
+    return recs
+
+
+def batched_forward(mods, params, running, x):
+    """The output of every module for the runs still going, each (runs, batch, width); x (runs, batch, in)."""
+    outs, h, j = [], x, 0
+    for m in mods:
+        if isinstance(m, nn.Linear):
+            w, b = params[0][j], params[1][j]
+            h, j = torch.baddbmm(b[running], h, w[running].transpose(1, 2)), j + 1
+        else:
+            h = m(h)
+        outs.append(h)
+    return outs
+
+
+@torch.no_grad()
+def finite_scores(mods, params, running, data):
+    """(runs,) True where a run's loss on the whole training and test sets is finite (else train stops)."""
+    ok = torch.ones(len(running), dtype=torch.bool)
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        out = batched_forward(mods, params, running, x.expand(len(running), *x.shape))[-1]
+        ok &= (out - y).pow(2).mean((1, 2)).isfinite()
+    return ok
+
+
+def std(t):
+    """(runs,) std of each run's values: t (runs, ...)."""
+    return t.flatten(1).std(1)
+
+
+@torch.no_grad()
+def batch_records(recs, acts, kinds, before, grads, weights, running):
+    """One record in each of recs (the runs still going), as Recorder.commit would make it from one run.
+
+    acts: per layer (runs, batch, width); before and grads: per layer (runs, out, in); weights: the updated
+    (N, out, in) weights of all runs.
+    """
+    nan = torch.full((len(recs),), math.nan)
+    rows = []  # per layer (runs, stats)
+    for a, kind, w0, g, w in zip(acts, kinds, before, grads, weights):
+        w_std = std(w0)
+        rows.append(
+            torch.stack(
+                [
+                    std(a),
+                    (a == 0).all(1).float().mean(1) if kind == "relu" else nan,
+                    (SLOPE[kind](a) < SATURATION).float().mean((1, 2)) if kind in SLOPE else nan,
+                    std(g),
+                    w_std,
+                    std(w[running] - w0) / w_std,
+                ],
+                1,
+            )
+        )
+    values = torch.stack(rows, 1).tolist()  # (runs, layers, stats)
+    hists = batch_histograms(recs, acts, kinds)  # (runs, layers, bins)
+    for r, rec in enumerate(recs):
+        for s, column in zip(STATS, zip(*values[r])):
+            rec.stats[s].append(list(column))
+        rec.hists.append(hists[r])
+        rec.steps.append(rec.count)
+
+
+def batch_histograms(recs, acts, kinds):
+    """(runs, layers, bins) counts as Recorder.histogram makes them (ranges fixed at the first record)."""
+    bins, out = recs[0].bins, []
+    for j, (a, kind) in enumerate(zip(acts, kinds)):
+        for r, rec in enumerate(recs):
+            if rec.ranges[j] is None:
+                rec.ranges[j] = histogram_range(a[r], kind)
+        lo, hi = (torch.tensor([rec.ranges[j][e] for rec in recs])[:, None] for e in (0, 1))  # (runs, 1)
+        a = a.flatten(1)
+        a = torch.where(a.isnan() | (a > hi), hi, torch.where(a < lo, lo, a))  # NaN and inf to the edges
+        i = ((a - lo) * bins / (hi - lo)).long().clamp(0, bins - 1)  # as torch.histc bins them
+        out.append(torch.zeros(len(recs), bins).scatter_add_(1, i, torch.ones_like(a)))
+    return torch.stack(out, 1)
+
+
+def check_many(models, seeds, data):
+    """(models, seeds) as lists of one plain Sequential architecture (Linear layers, activation modules)."""
+    models, seeds = list(models), list(seeds)
+    if not models or len(seeds) != len(models):
+        raise ValueError(f"seeds: expected one seed per model ({len(models)}), got {len(seeds)}")
+    for i, m in enumerate(models):
+        check_model_and_data(m, data, "mse")
+        kinds = [type(layer) for layer in m] if isinstance(m, nn.Sequential) else None
+        if kinds is None or any(k is not nn.Linear and k not in KINDS for k in kinds):
+            raise ValueError(
+                f"models[{i}]: expected an nn.Sequential of nn.Linear layers and activation modules; "
+                "use a Recorder with helpers.train for any other model"
+            )
+        generator(seeds[i])
+    return models, seeds
 
 
 def loss_value(loss):

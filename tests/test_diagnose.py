@@ -1,5 +1,7 @@
 """helpers.diagnose: the Recorder against autograd, planted failures named over 20 seeds, the dashboard."""
 
+import math
+
 import matplotlib as mpl
 import pytest
 import torch
@@ -202,3 +204,70 @@ def no_layers():
 def test_bad_input_names_the_argument(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_recorder_records_are_pinned():
+    """A regression in the Recorder (a cheaper hook, a stat computed differently) shows here first."""
+    rec = planted_run("healthy", "lecture", seed=0, every=6)
+    assert rec.verdict().name == "healthy" and rec.steps == list(range(0, 210, 6)) and len(rec.loss) == 210
+    pinned = {  # step 0: the untrained net on its first batch (the same on every CPU path to 1e-5)
+        "act_std": [0.8943053, 0.7289233, 0.8083531],
+        "grad_std": [0.3189221, 0.5309840],
+        "update_ratio": [0.001232653, 0.007684895],
+    }
+    for stat, values in pinned.items():
+        torch.testing.assert_close(rec.stat(stat)[0, : len(values)].tolist(), values, rtol=1e-5, atol=0)
+    assert rec.loss[0] == pytest.approx(6.705048, rel=1e-5)
+    rec1 = planted_run("exploding gradients", "lecture", seed=0, every=1)
+    assert rec1.verdict().names == ["exploding gradients", "dead units", "learning rate too high"]
+
+
+def clinic_runs(problem, seeds, lr, every=6):
+    """(Recorders from Recorder + helpers.train one model at a time, Recorders from record_many)."""
+    data, one = helpers.lecture_split(), []
+    for s in seeds:
+        model = diagnose.planted_model(problem, "lecture", s)
+        with Recorder(model, every=every) as rec:
+            helpers.train(model, data, epochs=3, lr=lr, seed=s, verbose=False, callbacks=[rec])
+        one.append((model, rec))
+    models = [diagnose.planted_model(problem, "lecture", s) for s in seeds]
+    return one, list(zip(models, diagnose.record_many(models, data, seeds, lr=lr, every=every)))
+
+
+def test_record_many_records_what_recorder_and_train_record():
+    one, many = clinic_runs("healthy", range(4), lr=0.005)  # ReLU and tanh nets: two batches
+    for (m1, a), (m2, b) in zip(one, many):
+        assert a.steps == b.steps and len(a.loss) == len(b.loss) and a.kinds == b.kinds
+        assert a.verdict().names == b.verdict().names
+        torch.testing.assert_close(torch.tensor(b.loss), torch.tensor(a.loss), rtol=1e-4, atol=1e-6)
+        for stat in diagnose.STATS:
+            torch.testing.assert_close(b.stat(stat), a.stat(stat), rtol=1e-3, atol=1e-6, equal_nan=True)
+        hists = (torch.stack(a.hists) - torch.stack(b.hists)).abs().sum(-1)  # (records, layers) moved
+        torch.testing.assert_close(torch.tensor(b.ranges), torch.tensor(a.ranges), rtol=1e-5, atol=0)
+        assert hists.max() <= 4  # a value or two on a bin edge may fall on its other side
+        for p, q in zip(m1.parameters(), m2.parameters()):  # the models end trained
+            torch.testing.assert_close(q, p, rtol=1e-3, atol=1e-5)
+
+
+def test_record_many_stops_a_run_whose_loss_is_not_finite():
+    one, many = clinic_runs("learning rate too high", [0, 2], lr=0.15)  # both blow up within 10 steps
+    for (_, a), (_, b) in zip(one, many):
+        assert not math.isfinite(b.loss[-1]) and all(map(math.isfinite, b.loss[:-1]))
+        assert len(a.loss) == len(b.loss) and a.verdict().names == b.verdict().names
+
+
+@pytest.mark.parametrize(
+    "models, seeds, message",
+    [
+        ([helpers.lecture_net()], [0, 1], "seeds: expected one seed per model"),
+        (
+            [nn.Sequential(nn.Linear(2, 4), nn.Dropout(), nn.Linear(4, 1))],
+            [0],
+            "models\\[0\\]: expected an nn.Seq",
+        ),
+        ([ConvNet()], [0], "models\\[0\\]: expected an nn.Sequential"),
+    ],
+)
+def test_record_many_refuses_what_it_cannot_train(models, seeds, message):
+    with pytest.raises(ValueError, match=message):
+        diagnose.record_many(models, helpers.lecture_split(), seeds)
