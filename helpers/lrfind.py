@@ -23,6 +23,7 @@ def lr_range_test(
     loss="mse",
     on="train",
     restore=True,
+    settle=None,
 ):
     """(lrs, losses): one SGD step per batch while the rate grows geometrically from lr_min to lr_max.
 
@@ -30,11 +31,16 @@ def lr_range_test(
     exponential moving average, bias-corrected; smooth=0 keeps it as measured). on="train": the loss on the
     whole training set after the step at lrs[i]; on="batch": the loss of step i's own batch before its step
     (what fast.ai's lr_find smooths: no extra forward pass, so long tests stay cheap).
-    The test stops once that loss is not finite or exceeds `blowup` times its lowest value. The batches are
-    helpers.batch_order's for `seed`. Afterwards the model's weights, buffers and .grad are as they were,
+    The test stops once that loss is not finite or exceeds `blowup` times its lowest value from step `settle`
+    on (steps count from 0). settle=None takes the average's effective window less one, round(smooth / (1 -
+    smooth)): 0 for smooth=0 (every step counts, as before), 32 for smooth=0.97. The first values of a
+    smoothed curve average only a few batches, and one lucky small batch among them would set a bar that
+    ordinary later losses soon pass; before step `settle` only a non-finite loss stops the test. The batches
+    are helpers.batch_order's for `seed`. Afterwards the model's weights, buffers and .grad are as they were,
     even if a step raised; restore=False leaves them as the last step made them (to inspect the net).
     """
     check_args(model, data, lr_min, lr_max, steps, batch_size, smooth, blowup, loss)
+    settle = settle_steps(settle, smooth)
     check_choice(on, ("train", "batch"), "on")
     saved = copy.deepcopy(model.state_dict())
     saved_grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
@@ -54,14 +60,44 @@ def lr_range_test(
                     value = loss_fn(model(data.x_train), data.y_train)
             average = smooth * average + (1 - smooth) * value.item()
             losses.append(average / (1 - smooth**i))
-            if not math.isfinite(losses[-1]) or losses[-1] > blowup * min(losses):
-                break  # the loss has blown up: larger rates will not tell us more
+            if blown_up(losses, blowup, settle):
+                break  # larger rates will not tell us more
     finally:  # put everything back, even if a step raised
         if restore:
             model.load_state_dict(saved)
             for p, g in zip(model.parameters(), saved_grads):
                 p.grad = g
     return lrs[: len(losses)], losses
+
+
+def settle_steps(settle, smooth):
+    """settle, or for None the moving average's effective window 1 / (1 - smooth) less one step."""
+    if settle is None:
+        return round(smooth / (1 - smooth))
+    if isinstance(settle, bool) or not isinstance(settle, int) or settle < 0:
+        raise ValueError(f"settle: expected a whole number of steps >= 0 or None, got {settle!r}")
+    return settle
+
+
+def blown_up(losses, blowup=4.0, settle=0):
+    """True if the last of `losses` is not finite or above `blowup` times the lowest from step `settle` on."""
+    last = losses[-1]
+    return not math.isfinite(last) or (len(losses) > settle and last > blowup * min(losses[settle:]))
+
+
+def run_length(losses, blowup=4.0, settle=0):
+    """How many steps a range test with these (smoothed) losses would run before blown_up stops it."""
+    stop = (i + 1 for i in range(len(losses)) if blown_up(losses[: i + 1], blowup, settle))
+    return next(stop, len(losses))
+
+
+def smoothed(values, smooth):
+    """The bias-corrected exponential moving average lr_range_test applies to the losses it measures."""
+    average, out = 0.0, []
+    for i, value in enumerate(values, 1):
+        average = smooth * average + (1 - smooth) * value
+        out.append(average / (1 - smooth**i))
+    return out
 
 
 def suggest(lrs, losses, fraction=0.1, skip=0.0):

@@ -1,6 +1,7 @@
 """helpers.lrfind: the LR range test restores the model and measures what a plain torch loop measures."""
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 from torch import nn
 
 import helpers
-from helpers.lrfind import lr_range_test, suggest
+from helpers.lrfind import blown_up, lr_range_test, run_length, smoothed, suggest
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,34 @@ def test_smoothing_is_a_bias_corrected_moving_average(data):
         want.append(avg / (1 - 0.9**i))
     assert smooth == pytest.approx(want, rel=1e-12)
     assert smooth[0] == raw[0]
+    assert smoothed(raw, 0.9) == smooth  # the same arithmetic, bit for bit
+
+
+def lucky_first_batch(data, seed=0):
+    """A net, and data whose first batch (batch_order's for seed) the net predicts exactly: loss 0 there."""
+    model, first = net(), helpers.batch_order(700, 10, 1, seed)[0][0]
+    y = data.y_train.clone()
+    with torch.no_grad():
+        y[first] = model(data.x_train[first])
+    return model, dataclasses.replace(data, y_train=y)
+
+
+def test_a_lucky_first_batch_does_not_stop_a_smoothed_test(data):
+    """The bar ignores the moving average's first steps (settle); smooth=0 keeps the old rule."""
+    model, lucky = lucky_first_batch(data)
+    kw = {"lr_max": 0.01, "steps": 50, "on": "batch"}
+    assert len(lr_range_test(model, lucky, smooth=0.9, **kw)[1]) == 50  # settle = 9 by default
+    assert len(lr_range_test(model, lucky, smooth=0.9, settle=0, **kw)[1]) == 2  # the bar set by step 0
+    assert len(lr_range_test(model, lucky, **kw)[1]) == 2  # smooth=0: every step counts, as before
+
+
+def test_run_length_replays_the_stop_rule(data):
+    _, raw = lr_range_test(net(), data, lr_max=100.0, steps=200, blowup=1e9)
+    curve = smoothed(raw, 0.9)
+    for settle in (0, 9):
+        _, losses = lr_range_test(net(), data, lr_max=100.0, steps=200, smooth=0.9, settle=settle)
+        assert run_length(curve, 4.0, settle) == len(losses) and losses == curve[: len(losses)]
+    assert not blown_up([1.0, 0.1, 2.0], settle=2) and blown_up([1.0, 0.1, 2.0]) and blown_up([math.nan])
 
 
 def test_suggest_is_a_tenth_of_the_best_rate():
@@ -98,6 +127,8 @@ def test_suggest_is_a_tenth_of_the_best_rate():
         ({"smooth": 1.0}, "smooth"),
         ({"blowup": -1}, "blowup"),
         ({"loss": "mae"}, "loss"),
+        ({"settle": -1}, "settle"),
+        ({"settle": 2.5}, "settle"),
     ],
 )
 def test_bad_arguments_are_named(data, kw, name):
