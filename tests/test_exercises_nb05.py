@@ -37,10 +37,12 @@ def test_exercise_3_accepts_the_measured_total_push():
 
 def test_exercise_4_accepts_the_measurement_and_the_formula():
     assert exercises.verdict("05.4", 1 / 64)[0]
-    for seed in (10, 1, 3, 7):  # 10: the call the exercise gives; others land within their standard error
+    # 10: the call the exercise gives; 12, 52, 49: the lowest of seeds 0-199 (0.0101 to 0.0108; the old band,
+    # 1/64 within 35 %, refused seed 12); 36, 116: the highest (0.0166, 0.0160); 1, 3, 7: ordinary ones
+    for seed in (10, 12, 52, 49, 36, 116, 1, 3, 7):
         measured = nb05.born_dead_by_width(widths=(6,), seeds=2000, seed=seed)[6][1]
         assert exercises.verdict("05.4", measured)[0], (seed, measured)
-    for wrong in (1 / 16, 1 / 2, 1 / 6, 1 / 4096):
+    for wrong in (1 / 16, 1 / 2, 1 / 6, 1 / 12, 1 / 4096, 1 / 32, 1 / 128):
         assert not exercises.verdict("05.4", wrong)[0]
 
 
