@@ -47,9 +47,9 @@ def lr_range_test(
     lrs = torch.logspace(math.log10(lr_min), math.log10(lr_max), steps).tolist()
     epochs = math.ceil(steps / math.ceil(len(data.x_train) / batch_size))
     batches = [idx for epoch in batch_order(len(data.x_train), batch_size, epochs, seed) for idx in epoch]
-    params, loss_fn, losses, average = list(model.parameters()), LOSSES[loss], [], 0.0
+    params, loss_fn, losses, average = list(model.parameters()), LOSSES[loss], [], smoother(smooth)
     try:
-        for i, (lr, idx) in enumerate(zip(lrs, batches), 1):
+        for lr, idx in zip(lrs, batches):
             value = loss_fn(model(data.x_train[idx]), data.y_train[idx])
             grads = torch.autograd.grad(value, params)
             with torch.no_grad():  # torch.optim.SGD's step, p - lr * g (without importing torch.optim's
@@ -58,8 +58,7 @@ def lr_range_test(
             if on == "train":
                 with torch.no_grad():
                     value = loss_fn(model(data.x_train), data.y_train)
-            average = smooth * average + (1 - smooth) * value.item()
-            losses.append(average / (1 - smooth**i))
+            losses.append(average(value.item()))
             if blown_up(losses, blowup, settle):
                 break  # larger rates will not tell us more
     finally:  # put everything back, even if a step raised
@@ -91,13 +90,21 @@ def run_length(losses, blowup=4.0, settle=0):
     return next(stop, len(losses))
 
 
+def smoother(smooth):
+    """A function taking the next value and returning the bias-corrected moving average of all so far."""
+    state = [0.0, 0]  # the running average (not yet corrected) and how many values it has seen
+
+    def add(value):
+        state[0], state[1] = smooth * state[0] + (1 - smooth) * value, state[1] + 1
+        return state[0] / (1 - smooth ** state[1])
+
+    return add
+
+
 def smoothed(values, smooth):
     """The bias-corrected exponential moving average lr_range_test applies to the losses it measures."""
-    average, out = 0.0, []
-    for i, value in enumerate(values, 1):
-        average = smooth * average + (1 - smooth) * value
-        out.append(average / (1 - smooth**i))
-    return out
+    average = smoother(smooth)
+    return [average(value) for value in values]
 
 
 def suggest(lrs, losses, fraction=0.1, skip=0.0):
