@@ -211,9 +211,7 @@ class Recorder:
             return torch.zeros(self.bins)
         if self.ranges[i] is None:
             self.ranges[i] = histogram_range(a, kind)
-        lo, hi = self.ranges[i]
-        a = a.float().nan_to_num(nan=hi, posinf=hi, neginf=lo).clamp(lo, hi)
-        return torch.histc(a, self.bins, lo, hi)
+        return histogram_counts(a, *self.ranges[i], self.bins)
 
     def stat(self, name):
         """One statistic as a tensor of shape (records, layers)."""
@@ -390,17 +388,21 @@ def batch_records(recs, acts, kinds, before, grads, weights, running):
 
 def batch_histograms(recs, acts, kinds):
     """(runs, layers, bins) counts as Recorder.histogram makes them (ranges fixed at the first record)."""
-    bins, out = recs[0].bins, []
+    out = []
     for j, (a, kind) in enumerate(zip(acts, kinds)):
         for r, rec in enumerate(recs):
             if rec.ranges[j] is None:
                 rec.ranges[j] = histogram_range(a[r], kind)
-        lo, hi = (torch.tensor([rec.ranges[j][e] for rec in recs])[:, None] for e in (0, 1))  # (runs, 1)
-        a = a.flatten(1)
-        a = torch.where(a.isnan() | (a > hi), hi, torch.where(a < lo, lo, a))  # NaN and inf to the edges
-        i = ((a - lo) * bins / (hi - lo)).long().clamp(0, bins - 1)  # as torch.histc bins them
-        out.append(torch.zeros(len(recs), bins).scatter_add_(1, i, torch.ones_like(a)))
+        out.append(
+            torch.stack([histogram_counts(a[r], *rec.ranges[j], rec.bins) for r, rec in enumerate(recs)])
+        )
     return torch.stack(out, 1)
+
+
+def histogram_counts(a, lo, hi, bins):
+    """(bins,) counts of a's values on [lo, hi]; NaN and values beyond the range pile up at its edges."""
+    a = a.float().nan_to_num(nan=hi, posinf=hi, neginf=lo).clamp(lo, hi)
+    return torch.histc(a, bins, lo, hi)
 
 
 def check_many(models, seeds, data):
