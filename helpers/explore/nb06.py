@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.checks import check_choice, check_positive_int
+from helpers.explore import nb01
 from helpers.init import init_weights
 from helpers.many import train_many
 from helpers.models import Residual, mlp
@@ -208,10 +209,8 @@ def outcomes(runs, idx, learned=0.2):
 
 
 def grad_norm(model, data):
-    """Norm of the whole weight gradient of model on all training images (cross-entropy)."""
-    model.zero_grad()
-    F.cross_entropy(model(data.x_train), data.y_train).backward()
-    return math.sqrt(sum(p.grad.pow(2).sum().item() for p in model.parameters() if p.grad is not None))
+    """Norm of the whole gradient of model on all training images (cross-entropy); leaves it in .grad."""
+    return nb01.grad_norm(model, data.x_train, data.y_train)
 
 
 def weight_growth(runs, idx, reference):
